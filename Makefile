@@ -1,0 +1,38 @@
+# Tandem — two commands do all the set-up on a fresh machine:
+#   make run    install what is needed, start the local control plane, run the operator
+#   make test   everything the project checks (deps, build, unit, integration), timed per phase
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CLUSTER ?= dev
+
+.PHONY: help deps build test unit integration run down clean
+
+help:
+	@echo "make run    - install deps, start the local control plane ($(CLUSTER)), print how to use it"
+	@echo "make test   - deps, build, unit and integration tests against a real API server"
+	@echo "make down   - stop the local control plane started by make run"
+
+deps:
+	@bash hack/install-deps.sh
+
+build:
+	swift build
+
+test:
+	@bash hack/test.sh
+
+# Faster loops while developing (they assume deps are installed).
+unit:
+	@bash hack/test.sh unit
+integration:
+	@bash hack/test.sh integration
+
+run: deps build
+	@bash hack/local-cluster.sh up $(CLUSTER)
+	@bash hack/run.sh $(CLUSTER)
+
+down:
+	@bash hack/local-cluster.sh down $(CLUSTER)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,231 @@
+import Foundation
+import KubeClient
+import KubeCore
+
+/// A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) for
+/// integration tests, driven through `hack/local-cluster.sh`.
+///
+/// ``shared()`` gives every test in a process the same cluster: the one named by
+/// `TANDEM_TEST_KUBECONFIG` (with `TANDEM_TEST_CLUSTER_DIR`, as `make test` sets them), or one
+/// started on first use and stopped when the process exits. Tests that disrupt the control plane
+/// start their own with ``withPrivateCluster(name:apiserverFlags:_:)``.
+public final class TestCluster: Sendable {
+    /// The cluster's name in `hack/local-cluster.sh`.
+    public let name: String
+    /// The variables `local-cluster.sh env` printed (`KUBECONFIG`, `TANDEM_APISERVER_URL`, …).
+    public let environment: [String: String]
+    /// Whether this process started the cluster (and so must stop it).
+    public let owned: Bool
+
+    public var kubeconfigPath: String { environment["KUBECONFIG"] ?? "" }
+    public var apiserverURL: String { environment["TANDEM_APISERVER_URL"] ?? "" }
+    public var etcdEndpoint: String { environment["TANDEM_ETCD_ENDPOINT"] ?? "" }
+    public var caFile: String { environment["TANDEM_CA_FILE"] ?? "" }
+
+    init(name: String, environment: [String: String], owned: Bool) {
+        self.name = name
+        self.environment = environment
+        self.owned = owned
+    }
+
+    /// The process-wide shared cluster.
+    ///
+    /// - Throws: ``TestClusterError`` when it cannot be started; the message says how to
+    ///   install the binaries.
+    public static func shared() async throws -> TestCluster {
+        try await SharedCluster.instance.get()
+    }
+
+    /// Starts a cluster of the caller's own, runs `body`, and stops and deletes it whatever happens.
+    ///
+    /// - Parameters:
+    ///   - name: a prefix; the process id is appended so parallel runs never collide.
+    ///   - apiserverFlags: extra kube-apiserver flags (`--watch-cache=false`).
+    public static func withPrivateCluster<T>(
+        name: String, apiserverFlags: [String] = [], _ body: (TestCluster) async throws -> T
+    ) async throws -> T {
+        let cluster = try start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
+        do {
+            let result = try await body(cluster)
+            cluster.stop(purge: true)
+            return result
+        } catch {
+            cluster.stop(purge: true)
+            throw error
+        }
+    }
+
+    /// Brings up a named cluster (idempotent) and reads its environment.
+    public static func start(name: String, apiserverFlags: [String] = []) throws -> TestCluster {
+        var env: [String: String] = [:]
+        if !apiserverFlags.isEmpty { env["TANDEM_APISERVER_FLAGS"] = apiserverFlags.joined(separator: " ") }
+        let up = try Script.run(["up", name], extraEnvironment: env)
+        guard up.status == 0 else {
+            throw TestClusterError("hack/local-cluster.sh up \(name) failed (exit \(up.status)):\n\(up.output)")
+        }
+        return TestCluster(name: name, environment: try environment(of: name), owned: true)
+    }
+
+    static func environment(of name: String) throws -> [String: String] {
+        let result = try Script.run(["env", name])
+        guard result.status == 0 else {
+            throw TestClusterError("hack/local-cluster.sh env \(name) failed:\n\(result.output)")
+        }
+        var values: [String: String] = [:]
+        for line in result.output.split(separator: "\n") {
+            var text = line.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("export ") { text.removeFirst("export ".count) }
+            guard let equals = text.firstIndex(of: "=") else { continue }
+            var value = String(text[text.index(after: equals)...])
+            if value.count >= 2, value.first == value.last, value.first == "\"" || value.first == "'" {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[String(text[..<equals])] = value
+        }
+        guard values["KUBECONFIG"] != nil else {
+            throw TestClusterError("hack/local-cluster.sh env \(name) printed no KUBECONFIG:\n\(result.output)")
+        }
+        return values
+    }
+
+    /// Stops the processes this cluster's `up` started (only if this process started them).
+    public func stop(purge: Bool = false) {
+        guard owned else { return }
+        _ = try? Script.run(["down", name] + (purge ? ["--purge"] : []))
+    }
+
+    /// A client with the cluster's admin credentials (client certificate, system:masters).
+    public func adminClient(configure: (inout ClientConfiguration) -> Void = { _ in }) throws -> KubernetesClient {
+        var configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfigPath)
+        configure(&configuration)
+        return try KubernetesClient(configuration: configuration)
+    }
+
+    /// Runs `body` with an admin client and a fresh namespace of its own, deleting the namespace
+    /// and closing the client afterwards.
+    public func withNamespace<T>(
+        _ prefix: String = "t", _ body: (KubernetesClient, String) async throws -> T
+    ) async throws -> T {
+        let client = try adminClient()
+        let namespace = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        do {
+            _ = try await client.resources(Namespace.self).create(Namespace(metadata: ObjectMeta(name: namespace)))
+            let result = try await body(client, namespace)
+            _ = try? await client.resources(Namespace.self).delete(namespace)
+            try await client.shutdown()
+            return result
+        } catch {
+            _ = try? await client.resources(Namespace.self).delete(namespace)
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Runs a command with this cluster's environment (`etcdctl`, `kubectl`), returning its exit
+    /// status and combined output.
+    public func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try Script.exec(arguments, extraEnvironment: environment)
+    }
+}
+
+/// Why a test cluster could not be used.
+public struct TestClusterError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Starts the shared cluster once and stops it at process exit.
+actor SharedCluster {
+    static let instance = SharedCluster()
+    private var cluster: TestCluster?
+    private var failure: TestClusterError?
+
+    func get() throws -> TestCluster {
+        if let cluster { return cluster }
+        if let failure { throw failure }
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            if let kubeconfig = environment["TANDEM_TEST_KUBECONFIG"], !kubeconfig.isEmpty {
+                var values = environment.filter { $0.key.hasPrefix("TANDEM_") }
+                values["KUBECONFIG"] = kubeconfig
+                let made = TestCluster(name: environment["TANDEM_CLUSTER_NAME"] ?? "external", environment: values, owned: false)
+                cluster = made
+                return made
+            }
+            let made = try TestCluster.start(name: "test-\(ProcessInfo.processInfo.processIdentifier)")
+            cluster = made
+            ExitCleanup.register(made.name)
+            return made
+        } catch let error as TestClusterError {
+            failure = error
+            throw error
+        }
+    }
+}
+
+/// `atexit` cannot capture context, so the name of the cluster to stop lives in a global.
+enum ExitCleanup {
+    nonisolated(unsafe) static var clusterName: String?
+
+    static func register(_ name: String) {
+        clusterName = name
+        atexit {
+            if let name = ExitCleanup.clusterName {
+                _ = try? Script.run(["down", name, "--purge"])
+            }
+        }
+    }
+}
+
+/// Runs `hack/local-cluster.sh` and other commands, capturing their output.
+public enum Script {
+    /// The project's root: `TANDEM_ROOT`, or found upwards from this source file.
+    public static var projectRoot: String {
+        if let root = ProcessInfo.processInfo.environment["TANDEM_ROOT"], !root.isEmpty { return root }
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("hack/local-cluster.sh").path) {
+                return url.path
+            }
+        }
+        return FileManager.default.currentDirectoryPath
+    }
+
+    static func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let script = projectRoot + "/hack/local-cluster.sh"
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            throw TestClusterError("\(script) is missing or not executable")
+        }
+        let result = try exec([script] + arguments, extraEnvironment: extraEnvironment)
+        if result.output.contains("install-deps") && result.status != 0 {
+            throw TestClusterError(
+                "the control-plane binaries are missing: run `make deps` (hack/install-deps.sh) first.\n\(result.output)")
+        }
+        return result
+    }
+
+    /// Runs a command found on PATH (or by path) to completion; stdin is /dev/null.
+    public static func exec(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(extraEnvironment) { _, new in new }
+        process.environment = environment
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-exec-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        defer {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: output)
+        }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, text)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import KubeClient
+import KubeCore
+import KubeTestSupport
+import Testing
+
+/// Polls `condition` every 100 ms until it returns a value or `timeout` passes.
+func eventually<T>(
+    timeout: Duration = .seconds(30), _ what: String, _ condition: () async throws -> T?
+) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    var lastError: (any Error)?
+    while ContinuousClock.now < deadline {
+        do {
+            if let value = try await condition() { return value }
+        } catch {
+            lastError = error
+        }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw TestClusterError("timed out after \(timeout) waiting for \(what)\(lastError.map { "; last error: \($0)" } ?? "")")
+}
+
+/// Asserts that `body` throws an ``APIError`` of `reason`, and returns it.
+@discardableResult
+func expectAPIError<T>(
+    _ reason: APIError.Reason, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
+) async -> APIError? {
+    do {
+        let value = try await body()
+        Issue.record("expected \(reason), got a result: \(value)", sourceLocation: sourceLocation)
+    } catch let error as APIError {
+        #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected APIError \(reason), got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
+
+/// A service account with a real token from the TokenRequest API, optionally allowed `verbs`
+/// on ConfigMaps in its namespace.
+func serviceAccountToken(
+    _ client: KubernetesClient, namespace: String, name: String, configMapVerbs: [String] = []
+) async throws -> String {
+    _ = try await client.resources(ServiceAccount.self, namespace: namespace)
+        .create(ServiceAccount(metadata: ObjectMeta(name: name)))
+    if !configMapVerbs.isEmpty {
+        _ = try await client.resources(Role.self, namespace: namespace).create(
+            Role(metadata: ObjectMeta(name: name), rules: [
+                PolicyRule(apiGroups: [""], resources: ["configmaps"], verbs: configMapVerbs)
+            ]))
+        _ = try await client.resources(RoleBinding.self, namespace: namespace).create(
+            RoleBinding(
+                metadata: ObjectMeta(name: name), roleRef: RoleRef(kind: "Role", name: name),
+                subjects: [Subject(kind: "ServiceAccount", name: name, namespace: namespace)]))
+    }
+    let request: JSONValue = [
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": ["audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600],
+    ]
+    let response = try await client.send(
+        method: .POST, path: "/api/v1/namespaces/\(namespace)/serviceaccounts/\(name)/token",
+        body: Array(try KubeJSON.encode(request)))
+    let answer = try KubeJSON.decode(JSONValue.self, from: Data(response.body.readableBytesView))
+    guard let token = answer["status"]?["token"]?.stringValue, !token.isEmpty else {
+        throw TestClusterError("TokenRequest for \(namespace)/\(name) returned no token: \(answer)")
+    }
+    return token
+}
+
+/// Reads the cluster's CA bundle.
+func caPEM(_ cluster: TestCluster) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: cluster.caFile) else {
+        throw TestClusterError("cannot read the cluster CA at \(cluster.caFile)")
+    }
+    return Array(data)
+}
+
+/// A temporary folder removed by the caller.
+func temporaryFolder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-it-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
