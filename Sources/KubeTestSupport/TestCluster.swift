@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KubeClient
 import KubeCore
 
@@ -16,16 +19,35 @@ public final class TestCluster: Sendable {
     public let environment: [String: String]
     /// Whether this process started the cluster (and so must stop it).
     public let owned: Bool
+    /// Extra kube-apiserver flags the cluster was started with.
+    public let apiserverFlags: [String]
 
     public var kubeconfigPath: String { environment["KUBECONFIG"] ?? "" }
     public var apiserverURL: String { environment["TANDEM_APISERVER_URL"] ?? "" }
     public var etcdEndpoint: String { environment["TANDEM_ETCD_ENDPOINT"] ?? "" }
     public var caFile: String { environment["TANDEM_CA_FILE"] ?? "" }
 
-    init(name: String, environment: [String: String], owned: Bool) {
+    init(name: String, environment: [String: String], owned: Bool, apiserverFlags: [String] = []) {
         self.name = name
         self.environment = environment
         self.owned = owned
+        self.apiserverFlags = apiserverFlags
+    }
+
+    /// Kills the kube-apiserver with SIGKILL (a crash, not a clean stop). Only for a cluster this
+    /// process started.
+    public func killAPIServer() throws {
+        guard owned else { throw TestClusterError("refusing to kill the API server of a cluster this test did not start") }
+        let pidFile = (environment["TANDEM_CLUSTER_DIR"] ?? "") + "/pids/kube-apiserver.pid"
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw TestClusterError("no kube-apiserver pid in \(pidFile)") }
+        guard kill(pid, SIGKILL) == 0 else { throw TestClusterError("kill \(pid) failed: errno \(errno)") }
+    }
+
+    /// Starts whatever component is down again (after ``killAPIServer()``), with the same flags.
+    public func restart() throws {
+        _ = try TestCluster.start(name: name, apiserverFlags: apiserverFlags)
     }
 
     /// The process-wide shared cluster.
@@ -63,7 +85,7 @@ public final class TestCluster: Sendable {
         guard up.status == 0 else {
             throw TestClusterError("hack/local-cluster.sh up \(name) failed (exit \(up.status)):\n\(up.output)")
         }
-        return TestCluster(name: name, environment: try environment(of: name), owned: true)
+        return TestCluster(name: name, environment: try environment(of: name), owned: true, apiserverFlags: apiserverFlags)
     }
 
     static func environment(of name: String) throws -> [String: String] {

@@ -88,7 +88,7 @@ public struct WatchStream<Object: KubernetesObject>: AsyncSequence, Sendable {
                     request, timeout: TimeAmount(client.configuration.requestTimeout), logger: client.logger)
             } catch {
                 client.observer?(.init(verb: "WATCH", code: 0, duration: .now - started, path: stream.path))
-                throw KubeClientError.transport(method: "GET", path: stream.path, underlying: "\(error)")
+                throw translate(error)
             }
             let code = Int(response.status.code)
             client.observer?(.init(verb: "WATCH", code: code, duration: .now - started, path: stream.path))
