@@ -49,14 +49,33 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TandemAPI",
+            dependencies: ["KubeCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(name: "Sizing"),
+        .target(
+            name: "Rendering",
+            dependencies: ["KubeCore", "TandemAPI", "Sizing", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "TandemOperator",
+            dependencies: [
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "KubeTestSupport",
             dependencies: ["KubeCore", "KubeClient"]
         ),
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "KubeCore", "KubeClient",
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
@@ -70,10 +89,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore"]),
+        .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore"]),
+        .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
+        .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore"]),
+        .testTarget(
+            name: "RenderingTests",
+            dependencies: ["Rendering", "TandemAPI", "Sizing", "KubeCore", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport",
+                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -45,10 +45,10 @@ public struct LocalObjectReference: Codable, Hashable, Sendable {
 extension KeyedDecodingContainer {
     /// Decodes a missing or `null` `metadata` as an empty ``ObjectMeta``.
     ///
-    /// Synthesized `Decodable` conformances in this module call this more specific overload for
-    /// their non-optional `metadata` property, which is what lets every typed model decode
-    /// objects (such as watch bookmarks or list items) that omit it.
-    func decode(_ type: ObjectMeta.Type, forKey key: Key) throws -> ObjectMeta {
+    /// Synthesized `Decodable` conformances call this more specific overload for their
+    /// non-optional `metadata` property (in any module that imports KubeCore), which is what lets
+    /// every typed model decode objects (such as watch bookmarks or list items) that omit it.
+    public func decode(_ type: ObjectMeta.Type, forKey key: Key) throws -> ObjectMeta {
         try decodeIfPresent(ObjectMeta.self, forKey: key) ?? ObjectMeta()
     }
 }

@@ -99,36 +99,67 @@ public struct PodSpec: Codable, Hashable, Sendable {
     }
 }
 
-/// `corev1.Volume`: a named volume of a pod. Common sources are typed; the others are passed
-/// through as JSON, and sources not listed here are dropped on decode.
+/// `corev1.Volume`: a named volume of a pod. Common sources are typed; any other source
+/// (`awsElasticBlockStore`, `image`, a future one) is kept in ``otherSources`` and written
+/// back unchanged, so a volume passed through Tandem is never altered.
 public struct Volume: Codable, Hashable, Sendable {
     public var name: String?
     public var emptyDir: EmptyDirVolumeSource?
     public var configMap: ConfigMapVolumeSource?
     public var persistentVolumeClaim: PersistentVolumeClaimVolumeSource?
     public var secret: JSONValue?
-    public var hostPath: JSONValue?
-    public var projected: JSONValue?
-    public var csi: JSONValue?
-    public var ephemeral: JSONValue?
-    public var nfs: JSONValue?
+    /// Every other member of the volume, by its JSON name.
+    public var otherSources: [String: JSONValue]
 
     public init(
         name: String? = nil, emptyDir: EmptyDirVolumeSource? = nil, configMap: ConfigMapVolumeSource? = nil,
         persistentVolumeClaim: PersistentVolumeClaimVolumeSource? = nil, secret: JSONValue? = nil,
-        hostPath: JSONValue? = nil, projected: JSONValue? = nil, csi: JSONValue? = nil, ephemeral: JSONValue? = nil,
-        nfs: JSONValue? = nil
+        otherSources: [String: JSONValue] = [:]
     ) {
         self.name = name
         self.emptyDir = emptyDir
         self.configMap = configMap
         self.persistentVolumeClaim = persistentVolumeClaim
         self.secret = secret
-        self.hostPath = hostPath
-        self.projected = projected
-        self.csi = csi
-        self.ephemeral = ephemeral
-        self.nfs = nfs
+        self.otherSources = otherSources
+    }
+
+    private enum Known: String, CaseIterable {
+        case name, emptyDir, configMap, persistentVolumeClaim, secret
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        func key(_ known: Known) -> AnyKey { AnyKey(stringValue: known.rawValue) }
+        name = try container.decodeIfPresent(String.self, forKey: key(.name))
+        emptyDir = try container.decodeIfPresent(EmptyDirVolumeSource.self, forKey: key(.emptyDir))
+        configMap = try container.decodeIfPresent(ConfigMapVolumeSource.self, forKey: key(.configMap))
+        persistentVolumeClaim = try container.decodeIfPresent(PersistentVolumeClaimVolumeSource.self, forKey: key(.persistentVolumeClaim))
+        secret = try container.decodeIfPresent(JSONValue.self, forKey: key(.secret))
+        otherSources = [:]
+        for member in container.allKeys where Known(rawValue: member.stringValue) == nil {
+            otherSources[member.stringValue] = try container.decode(JSONValue.self, forKey: member)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: AnyKey.self)
+        func key(_ known: Known) -> AnyKey { AnyKey(stringValue: known.rawValue) }
+        try container.encodeIfPresent(name, forKey: key(.name))
+        try container.encodeIfPresent(emptyDir, forKey: key(.emptyDir))
+        try container.encodeIfPresent(configMap, forKey: key(.configMap))
+        try container.encodeIfPresent(persistentVolumeClaim, forKey: key(.persistentVolumeClaim))
+        try container.encodeIfPresent(secret, forKey: key(.secret))
+        for (member, value) in otherSources {
+            try container.encode(value, forKey: AnyKey(stringValue: member))
+        }
     }
 }
 

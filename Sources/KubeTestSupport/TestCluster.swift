@@ -4,6 +4,7 @@ import Glibc
 #endif
 import KubeClient
 import KubeCore
+import Synchronization
 
 /// A real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) for
 /// integration tests, driven through `hack/local-cluster.sh`.
@@ -56,6 +57,13 @@ public final class TestCluster: Sendable {
     ///   install the binaries.
     public static func shared() async throws -> TestCluster {
         try await SharedCluster.instance.get()
+    }
+
+    /// A cluster of its own for a group of tests that change cluster-wide state (Nodes): started
+    /// on first use under `name` (plus the process id), shared by every caller in the process
+    /// that asks for the same name, stopped when the process exits.
+    public static func dedicated(_ name: String, apiserverFlags: [String] = []) async throws -> TestCluster {
+        try await SharedCluster.instance.dedicated(name, apiserverFlags: apiserverFlags)
     }
 
     /// Starts a cluster of the caller's own, runs `body`, and stops and deletes it whatever happens.
@@ -161,6 +169,15 @@ actor SharedCluster {
     static let instance = SharedCluster()
     private var cluster: TestCluster?
     private var failure: TestClusterError?
+    private var dedicatedClusters: [String: TestCluster] = [:]
+
+    func dedicated(_ name: String, apiserverFlags: [String]) throws -> TestCluster {
+        if let cluster = dedicatedClusters[name] { return cluster }
+        let made = try TestCluster.start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
+        dedicatedClusters[name] = made
+        ExitCleanup.register(made.name)
+        return made
+    }
 
     func get() throws -> TestCluster {
         if let cluster { return cluster }
@@ -185,14 +202,18 @@ actor SharedCluster {
     }
 }
 
-/// `atexit` cannot capture context, so the name of the cluster to stop lives in a global.
+/// `atexit` cannot capture context, so the names of the clusters to stop live in a global.
 enum ExitCleanup {
-    nonisolated(unsafe) static var clusterName: String?
+    private static let names = Mutex<[String]>([])
 
     static func register(_ name: String) {
-        clusterName = name
+        let first = names.withLock { list in
+            list.append(name)
+            return list.count == 1
+        }
+        guard first else { return }
         atexit {
-            if let name = ExitCleanup.clusterName {
+            for name in ExitCleanup.names.withLock({ $0 }) {
                 _ = try? Script.run(["down", name, "--purge"])
             }
         }

@@ -93,9 +93,11 @@ struct RuntimeTests {
             let copy = try await eventually("the copy") { try await configMaps.getIfExists("app-copy") }
             #expect(copy.data == ["k": "1"])
             #expect(copy.metadata.ownerReferences?.first?.controller == true)
-            let before = try await get("/metrics").1
-            let reconcilesBefore = sample(before, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
-            #expect(reconcilesBefore >= 1)
+            // The metric moves when the reconcile returns, a moment after its write is visible.
+            let reconcilesBefore = try await eventually("a counted reconcile") { () -> Double? in
+                let value = sample(try await get("/metrics").1, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
+                return value >= 1 ? value : nil
+            }
 
             // A change to the primary flows to the copy; a deleted copy is recreated (owned watch).
             _ = try await configMaps.patch("app", .merge(["data": ["k": "2"]]))
@@ -104,7 +106,11 @@ struct RuntimeTests {
             _ = try await eventually("the copy to come back") { try await configMaps.getIfExists("app-copy") }
 
             // Metrics by controller-runtime's names, moving.
-            let after = try await get("/metrics").1
+            let after = try await eventually("more counted reconciles") { () -> String? in
+                let text = try await get("/metrics").1
+                let value = sample(text, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
+                return value > reconcilesBefore ? text : nil
+            }
             for name in ["controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
                          "controller_runtime_reconcile_time_seconds_bucket", "controller_runtime_active_workers",
                          "workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds_bucket",

@@ -96,7 +96,7 @@ func jsonObject<T: Encodable>(_ value: T) throws -> [String: Any] {
         let spec = try #require(pod.spec)
         #expect(spec.volumes?.first?.emptyDir?.sizeLimit == Quantity("16Gi"))
         #expect(spec.volumes?[1].persistentVolumeClaim?.claimName == "model-cache")
-        #expect(spec.volumes?[2].projected?["defaultMode"] == .int(420))
+        #expect(spec.volumes?[2].otherSources["projected"]?["defaultMode"] == JSONValue.int(420))
         let container = try #require(spec.containers?.first)
         #expect(container.ports?.first?.containerPort == 8000)
         #expect(container.env?.first?.valueFrom?["secretKeyRef"]?["key"] == "token")

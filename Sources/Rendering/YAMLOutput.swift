@@ -1,0 +1,27 @@
+import KubeCore
+import Yams
+
+/// YAML text of Kubernetes objects, as `tandem render` prints them: one document each, keys
+/// sorted, so the same objects always give the same bytes.
+public enum YAMLOutput {
+    public static func documents(_ objects: [any Encodable]) throws -> String {
+        let encoder = YAMLEncoder()
+        encoder.options = YAMLEncoder.Options(indent: 2, width: -1, sortKeys: true)
+        var text = ""
+        for object in objects {
+            text += "---\n" + (try encoder.encode(AnyEncodable(object)))
+        }
+        return text
+    }
+
+    /// The children in apply order: Services first, then Deployments.
+    public static func children(_ children: RenderedChildren) throws -> String {
+        try documents(children.services + children.deployments)
+    }
+}
+
+private struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}

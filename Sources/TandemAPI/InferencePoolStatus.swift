@@ -1,0 +1,112 @@
+import KubeCore
+
+/// What Tandem observed and did for an ``InferencePool``.
+public struct InferencePoolStatus: Codable, Hashable, Sendable {
+    /// The `metadata.generation` this status describes.
+    public var observedGeneration: Int64?
+    /// `Ready`, `Progressing`, `SizingValid`, `ScalingActive`.
+    public var conditions: [Condition]?
+    /// The accelerator the pool was sized for (named or inferred).
+    public var accelerator: String?
+    public var prefill: TierStatus?
+    public var decode: TierStatus?
+    /// Newest first, at most ``InferencePoolStatus/scalingHistoryLimit``.
+    public var scalingHistory: [ScalingRecord]?
+
+    /// How many scaling decisions status keeps.
+    public static let scalingHistoryLimit = 10
+
+    public init(observedGeneration: Int64? = nil, conditions: [Condition]? = nil, accelerator: String? = nil,
+                prefill: TierStatus? = nil, decode: TierStatus? = nil, scalingHistory: [ScalingRecord]? = nil) {
+        self.observedGeneration = observedGeneration
+        self.conditions = conditions
+        self.accelerator = accelerator
+        self.prefill = prefill
+        self.decode = decode
+        self.scalingHistory = scalingHistory
+    }
+
+    public subscript(tier: TierName) -> TierStatus? {
+        get { tier == .prefill ? prefill : decode }
+        set {
+            if tier == .prefill { prefill = newValue } else { decode = newValue }
+        }
+    }
+}
+
+/// One tier's state.
+public struct TierStatus: Codable, Hashable, Sendable {
+    /// Pods of the tier's Deployment.
+    public var replicas: Int32?
+    public var readyReplicas: Int32?
+    /// The replica count Tandem asks for.
+    public var desiredReplicas: Int32?
+    /// `ready/desired`, for `kubectl get ipool`.
+    public var ready: String?
+    public var accelerator: String?
+    public var gpusPerReplica: Int32?
+    public var tensorParallelSize: Int32?
+    public var maxModelLen: Int32?
+    /// Tokens of KV cache one replica holds.
+    public var kvCacheTokens: Int64?
+    public var metrics: TierMetrics?
+    public var lastScaleTime: KubeTime?
+    /// The label selector of the tier's pods, as a string.
+    public var selector: String?
+
+    public init(replicas: Int32? = nil, readyReplicas: Int32? = nil, desiredReplicas: Int32? = nil, ready: String? = nil,
+                accelerator: String? = nil, gpusPerReplica: Int32? = nil, tensorParallelSize: Int32? = nil,
+                maxModelLen: Int32? = nil, kvCacheTokens: Int64? = nil, metrics: TierMetrics? = nil,
+                lastScaleTime: KubeTime? = nil, selector: String? = nil) {
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.desiredReplicas = desiredReplicas
+        self.ready = ready
+        self.accelerator = accelerator
+        self.gpusPerReplica = gpusPerReplica
+        self.tensorParallelSize = tensorParallelSize
+        self.maxModelLen = maxModelLen
+        self.kvCacheTokens = kvCacheTokens
+        self.metrics = metrics
+        self.lastScaleTime = lastScaleTime
+        self.selector = selector
+    }
+}
+
+/// A tier's model-server signals, averaged over its ready pods.
+public struct TierMetrics: Codable, Hashable, Sendable {
+    public var waitingRequests: Double?
+    public var runningRequests: Double?
+    public var kvCacheUtilization: Double?
+
+    public init(waitingRequests: Double? = nil, runningRequests: Double? = nil, kvCacheUtilization: Double? = nil) {
+        self.waitingRequests = waitingRequests
+        self.runningRequests = runningRequests
+        self.kvCacheUtilization = kvCacheUtilization
+    }
+}
+
+/// One scaling decision.
+public struct ScalingRecord: Codable, Hashable, Sendable {
+    public var time: KubeTime
+    public var tier: TierName
+    public var from: Int32
+    public var to: Int32
+    public var reason: String
+
+    public init(time: KubeTime, tier: TierName, from: Int32, to: Int32, reason: String) {
+        self.time = time
+        self.tier = tier
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}
+
+/// The condition types and reasons Tandem writes.
+public enum PoolCondition {
+    public static let ready = "Ready"
+    public static let progressing = "Progressing"
+    public static let sizingValid = "SizingValid"
+    public static let scalingActive = "ScalingActive"
+}

@@ -1,0 +1,73 @@
+import Foundation
+import KubeClient
+import KubeCore
+import KubeRuntime
+import Logging
+import Rendering
+import TandemAPI
+
+/// How `tandem operator` runs.
+public struct OperatorOptions: Sendable {
+    /// Namespaces to watch; empty watches all.
+    public var namespaces: [String]
+    public var leaderElection: Bool
+    /// Where the leader-election Lease lives.
+    public var leaseNamespace: String
+    public var leaseName: String
+    public var identity: String
+    public var workers: Int
+    public var resyncPeriod: Duration
+
+    public init(namespaces: [String] = [], leaderElection: Bool = true, leaseNamespace: String = "default",
+                leaseName: String = "tandem-operator",
+                identity: String = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())",
+                workers: Int = 2, resyncPeriod: Duration = .seconds(3600)) {
+        self.namespaces = namespaces
+        self.leaderElection = leaderElection
+        self.leaseNamespace = leaseNamespace
+        self.leaseName = leaseName
+        self.identity = identity
+        self.workers = workers
+        self.resyncPeriod = resyncPeriod
+    }
+}
+
+/// Assembles Tandem's controllers on KubeRuntime: one InferencePool controller per watched
+/// namespace (or one for all), owning Deployments and Services, watching Nodes for accelerator
+/// inference.
+public enum TandemOperator {
+    /// The name Events are reported under.
+    public static let reportingController = "tandem.x-k8s.io/operator"
+
+    public static func makeRuntime(
+        client: KubernetesClient, options: OperatorOptions, metrics: RuntimeMetrics, health: HealthServer?,
+        logger: Logger = Logger(label: "tandem")
+    ) -> OperatorRuntime {
+        let recorder = EventRecorder(client: client, reportingController: reportingController, reportingInstance: options.identity)
+        let scopes: [String?] = options.namespaces.isEmpty ? [nil] : options.namespaces.map { Optional($0) }
+        var registrations: [any RuntimeController] = []
+        let managed = ListOptions(labelSelector: "\(PoolLabels.managedBy)=tandem")
+        for scope in scopes {
+            let name = scope.map { "inferencepool-\($0)" } ?? "inferencepool"
+            let controller = Controller(
+                name: name, client.resources(InferencePool.self, namespace: scope),
+                configuration: ControllerConfiguration(workers: options.workers, resyncPeriod: options.resyncPeriod),
+                metrics: metrics, logger: logger)
+            let deployments = controller.owns(client.resources(Deployment.self, namespace: scope), listOptions: managed)
+            let services = controller.owns(client.resources(Service.self, namespace: scope), listOptions: managed)
+            let pools = controller.primary.store
+            // Nodes matter to pools that name no accelerator (it is inferred from their labels).
+            let nodes = controller.watches(client.resources(Node.self)) { _ in
+                pools.list().filter { $0.spec?.accelerator == nil }.map { ObjectKey($0) }
+            }
+            let reconciler = PoolReconciler(client: client, deployments: deployments, services: services, nodes: nodes,
+                                            recorder: recorder)
+            registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile))
+        }
+        let elector = options.leaderElection
+            ? LeaderElector(client: client, namespace: options.leaseNamespace, leaseName: options.leaseName,
+                            identity: options.identity, metrics: metrics, logger: logger)
+            : nil
+        return OperatorRuntime(controllers: registrations, elector: elector, health: health, logger: logger)
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import TandemAPI
+
+/// `tandem crds`: prints the CustomResourceDefinitions, or writes them into a folder.
+struct CRDs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crds",
+        abstract: "Print Tandem's CustomResourceDefinitions (generated from the Swift types).",
+        discussion: "Install them with: tandem crds | kubectl apply -f -")
+
+    @Option(name: .shortAndLong, help: "Write one file per CRD into this folder instead of printing them.")
+    var output: String?
+
+    func run() throws {
+        for crd in try CRDGenerator.all() {
+            let text = try CRDGenerator.yaml(crd)
+            if let output {
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                let path = (output as NSString).appendingPathComponent(CRDGenerator.fileName(of: crd))
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
+            } else {
+                print(text, terminator: "")
+            }
+        }
+    }
+}
