@@ -87,13 +87,6 @@ public struct DynamicObject: KubernetesObject, Hashable {
         set { fields[field] = newValue }
     }
 
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         var fields: [String: JSONValue] = [:]
@@ -120,4 +113,12 @@ public struct DynamicObject: KubernetesObject, Hashable {
             try container.encode(value, forKey: AnyKey(stringValue: key))
         }
     }
+}
+
+/// A coding key for any member name, for types that keep members they do not model.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

@@ -128,13 +128,6 @@ public struct Volume: Codable, Hashable, Sendable {
         case name, emptyDir, configMap, persistentVolumeClaim, secret
     }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         func key(_ known: Known) -> AnyKey { AnyKey(stringValue: known.rawValue) }

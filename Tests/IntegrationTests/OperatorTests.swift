@@ -305,3 +305,49 @@ struct OperatorProcessTests {
         }
     }
 }
+
+@Suite("The tandem command line")
+struct CommandLineTests {
+    let binary = Script.projectRoot + "/.build/debug/tandem"
+
+    func tandem(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the tandem binary first (swift build)")
+        return try Script.exec([binary] + arguments)
+    }
+
+    @Test func renderIsAPreMergeCheck() throws {
+        let seed = try tandem(["render", "-f", Script.projectRoot + "/examples/seed-llm-d-deployment.yaml", "--accelerator", "nvidia-h200"])
+        #expect(seed.status == 1)
+        #expect(seed.output.contains("decode tier not rolled out: ModelDoesNotFit"))
+        #expect(seed.output.contains("prefill held at 0 replicas"))
+        #expect(seed.output.contains("--disable-log-requests dropped"))
+        #expect(seed.output.contains("kind: Deployment"))
+        let small = try tandem(["render", "-f", Script.projectRoot + "/examples/llama-8b-small.yaml"])
+        #expect(small.status == 0, "\(small.output)")
+        #expect(small.output.components(separatedBy: "kind: Deployment").count == 3)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("render-\(UUID().uuidString).yaml")
+        try "apiVersion: inference.x-k8s.io/v1alpha1\nkind: InferencePool\nmetadata: {name: x}\nspec: {model: m, prefilConfig: {}}\n"
+            .write(to: folder, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let typo = try tandem(["render", "-f", folder.path])
+        #expect(typo.status != 0)
+        #expect(typo.output.contains("unknown field spec.prefilConfig"), "\(typo.output)")
+    }
+
+    @Test func sizeShowsTheArithmetic() throws {
+        let fits = try tandem(["size", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--accelerator", "nvidia-l4"])
+        #expect(fits.status == 0, "\(fits.output)")
+        #expect(fits.output.contains("max-model-len"))
+        let refused = try tandem(["size", "--model", "meta-llama/Meta-Llama-3.1-70B-Instruct", "--accelerator", "h200",
+                                  "--devices", "1", "--args", "--max-model-len=8192"])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("131.4 GiB"), "\(refused.output)")
+    }
+
+    @Test func crdsMatchTheCommittedFiles() throws {
+        let printed = try tandem(["crds"])
+        #expect(printed.status == 0)
+        let committed = try String(contentsOfFile: Script.projectRoot + "/crds/inference.x-k8s.io_inferencepools.yaml", encoding: .utf8)
+        #expect(printed.output == committed)
+    }
+}
