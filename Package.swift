@@ -58,6 +58,15 @@ let package = Package(
             dependencies: ["KubeCore", "TandemAPI", "Sizing", .product(name: "Yams", package: "Yams")]
         ),
         .target(
+            name: "Simulation",
+            dependencies: [
+                "KubeCore", "KubeClient", "KubeRuntime", "Sizing",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            exclude: ["Engine"]
+        ),
+        .target(
             name: "TandemOperator",
             dependencies: [
                 "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering",
@@ -99,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator",
+                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -38,6 +38,7 @@ struct LeaderElectionTests {
             try await clients[0].shutdown()
             _ = try await eventually(timeout: .seconds(40), "b to take over") { b.isLeader ? true : nil }
             let takeover = ContinuousClock.now - stoppedAt
+            print("leader election: takeover after an unreleased stop took \(takeover)")
             // lease duration + 2 × retry period × (1 + jitter 1.2): client-go's bound, ≈ 23.8 s.
             #expect(takeover <= .seconds(15) + .seconds(2) * 2 * 2.2, "took over after \(takeover)")
             #expect(takeover >= .seconds(10), "took over after \(takeover), before the lease could expire")
@@ -59,6 +60,7 @@ struct LeaderElectionTests {
             try await runB.value
             _ = try await eventually(timeout: .seconds(10), "c to take over after the release") { c.isLeader ? true : nil }
             let handover = ContinuousClock.now - releasedAt
+            print("leader election: takeover after a graceful release took \(handover)")
             #expect(handover <= .seconds(4), "took over \(handover) after a graceful release")
 
             let lease = try await admin.resources(Lease.self, namespace: namespace).get("demo")

@@ -1,0 +1,58 @@
+import Foundation
+import KubeCore
+import Sizing
+
+/// A Node the agent plays the kubelet for: its accelerator, device count and size.
+public struct EmulatedNode: Sendable, Hashable {
+    public var name: String
+    public var accelerator: Accelerator
+    public var devices: Int
+    public var cpu: Int
+    public var memory: Quantity
+
+    /// - Parameters:
+    ///   - devices: accelerator devices; defaults to the catalog's typical count per node.
+    public init(name: String, accelerator: Accelerator, devices: Int? = nil, cpu: Int = 192, memory: Quantity = "2Ti") {
+        self.name = name
+        self.accelerator = accelerator
+        self.devices = devices ?? accelerator.devicesPerNode
+        self.cpu = cpu
+        self.memory = memory
+    }
+
+    /// The Node object to create: accelerator labels (every catalog label, so any selector
+    /// convention matches) and the accelerator's taint.
+    public func object() -> Node {
+        var labels = ["kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                      "tandem.x-k8s.io/emulated": "true"]
+        for label in accelerator.nodeLabels where labels[label.key] == nil { labels[label.key] = label.value }
+        var spec = NodeSpec()
+        if let taint = accelerator.taint {
+            spec.taints = [Taint(key: taint.key, value: taint.value ?? "present", effect: taint.effect)]
+        }
+        return Node(metadata: ObjectMeta(name: name, labels: labels), spec: spec)
+    }
+
+    /// The status a kubelet with the vendor's device plugin reports: capacity, allocatable,
+    /// Ready with a fresh heartbeat, a loopback address.
+    public func statusPatch(now: Date) -> JSONValue {
+        let capacity: JSONValue = [
+            accelerator.resourceName: .string(String(devices)), "cpu": .string(String(cpu)),
+            "memory": .string(memory.description), "pods": "110",
+        ]
+        let stamp = JSONValue.string(KubeTime(now).description)
+        return ["status": [
+            "capacity": capacity, "allocatable": capacity,
+            "conditions": [[
+                "type": "Ready", "status": "True", "reason": "KubeletReady",
+                "message": "tandem node agent is posting ready status", "lastHeartbeatTime": stamp, "lastTransitionTime": stamp,
+            ]],
+            "addresses": [["type": "InternalIP", "address": "127.0.0.1"], ["type": "Hostname", "address": .string(name)]],
+            "nodeInfo": [
+                "kubeletVersion": "v1.20.2-tandem", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64",
+                "containerRuntimeVersion": "tandem://emulated", "kernelVersion": "", "osImage": "tandem node agent",
+                "machineID": "", "systemUUID": "", "bootID": "",
+            ],
+        ]]
+    }
+}

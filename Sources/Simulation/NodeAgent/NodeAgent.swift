@@ -1,0 +1,224 @@
+import Foundation
+import KubeClient
+import KubeCore
+import KubeRuntime
+import Logging
+import Synchronization
+
+/// Starts and stops the model server of one pod (the container runtime of the node agent).
+public protocol ModelServerLauncher: Sendable {
+    /// Starts serving `pod` on `address:port` and returns once it listens.
+    func start(pod: Pod, address: String, port: Int) async throws -> any ModelServerHandle
+}
+
+/// A running model server.
+public protocol ModelServerHandle: Sendable {
+    /// Stops it: in-flight requests end, the address is free afterwards.
+    func stop() async
+}
+
+/// How long an emulated model server takes to load its weights before the pod turns Ready.
+public struct StartupDelay: Sendable {
+    let delay: @Sendable (Pod) -> Duration
+
+    public init(_ delay: @escaping @Sendable (Pod) -> Duration) {
+        self.delay = delay
+    }
+
+    /// The same delay for every pod.
+    public static func fixed(_ duration: Duration) -> StartupDelay { StartupDelay { _ in duration } }
+}
+
+/// Plays the kubelet for emulated GPU nodes: registers them, keeps them Ready (node Lease and
+/// status heartbeats), and for every model-server pod the real scheduler binds to them starts an
+/// emulated server on a loopback address of its own and reports the pod Running and Ready with
+/// that IP. A deleted pod's server stops after its grace period (capped), and the pod object is
+/// then removed, as a kubelet does. Pods that are not model servers are left alone.
+///
+/// RBAC (as a kubelet): nodes (create, get, patch, patch status), leases in `kube-node-lease`,
+/// pods (list, watch, patch status, delete).
+public final class NodeAgent: Sendable {
+    public let nodes: [EmulatedNode]
+    let client: KubernetesClient
+    let launcher: any ModelServerLauncher
+    let startupDelay: StartupDelay
+    /// kubelet renews its node Lease every 10 s (a quarter of the 40 s lease).
+    let leaseRenewal: Duration
+    /// A deleted pod's server stops after its grace period or this, whichever is shorter.
+    let maxTerminationGrace: Duration
+    let addresses = LoopbackAddresses()
+    let running = Mutex<[String: RunningPod]>([:])
+    let logger: Logger
+
+    struct RunningPod: Sendable {
+        var address: String
+        var handle: (any ModelServerHandle)?
+        var ready: Bool
+        var stopping: Bool
+    }
+
+    public init(client: KubernetesClient, nodes: [EmulatedNode], launcher: any ModelServerLauncher,
+                startupDelay: StartupDelay = .fixed(.seconds(2)), leaseRenewal: Duration = .seconds(10),
+                maxTerminationGrace: Duration = .seconds(5), logger: Logger = Logger(label: "tandem.node-agent")) {
+        self.client = client
+        self.nodes = nodes
+        self.launcher = launcher
+        self.startupDelay = startupDelay
+        self.leaseRenewal = leaseRenewal
+        self.maxTerminationGrace = maxTerminationGrace
+        self.logger = logger
+    }
+
+    /// The loopback address of each pod served now, by pod UID.
+    public var servedAddresses: [String: String] {
+        running.withLock { $0.mapValues(\.address) }
+    }
+
+    /// Registers the nodes, then heartbeats and serves pods until cancelled; stops every server
+    /// it started on the way out.
+    public func run() async throws {
+        try await register()
+        let names = Set(nodes.map(\.name))
+        let controller = Controller(name: "node-agent", client.resources(Pod.self),
+                                    configuration: ControllerConfiguration(workers: 4, resyncPeriod: .seconds(60)),
+                                    logger: logger)
+        controller.primary.subscribe { [weak self] change in
+            // A pod gone from the API (force-deleted) still has a server to stop.
+            if case .deleted(let pod) = change, let uid = pod.metadata.uid, let self {
+                Task { await self.release(uid: uid) }
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeats() }
+            group.addTask {
+                await controller.run { pod, _ in
+                    guard let node = pod.spec?.nodeName, names.contains(node) else { return .awaitChange }
+                    return try await self.reconcile(pod)
+                }
+            }
+        }
+        for uid in running.withLock({ Array($0.keys) }) { await release(uid: uid) }
+    }
+
+    func register() async throws {
+        let api = client.resources(Node.self)
+        for node in nodes {
+            if try await api.getIfExists(node.name) == nil {
+                _ = try await api.create(node.object())
+                logger.info("registered node \(node.name) with \(node.devices) \(node.accelerator.name)")
+            }
+            _ = try await api.patchStatus(node.name, .merge(node.statusPatch(now: Date())))
+        }
+    }
+
+    func heartbeats() async {
+        let leases = client.resources(Lease.self, namespace: "kube-node-lease")
+        var beat = 0
+        while !Task.isCancelled {
+            for node in nodes {
+                do {
+                    let spec = LeaseSpec(holderIdentity: node.name, leaseDurationSeconds: 40, renewTime: MicroTime(Date()))
+                    if var lease = try await leases.getIfExists(node.name) {
+                        lease.spec = spec
+                        _ = try await leases.replace(lease)
+                    } else {
+                        _ = try await leases.create(Lease(metadata: ObjectMeta(name: node.name, namespace: "kube-node-lease"), spec: spec))
+                    }
+                    // Status (the Ready heartbeat) every third beat, as kubelets post it less often than leases.
+                    if beat % 3 == 0 { _ = try await client.resources(Node.self).patchStatus(node.name, .merge(node.statusPatch(now: Date()))) }
+                } catch {
+                    logger.warning("heartbeat of \(node.name) failed: \(error)")
+                }
+            }
+            beat += 1
+            try? await Task.sleep(for: leaseRenewal)
+        }
+    }
+
+    /// Whether the pod runs a model server Tandem renders (or llm-d labels).
+    static func isModelServer(_ pod: Pod) -> Bool {
+        pod.metadata.labels?["llm-d.ai/role"] != nil || pod.spec?.containers?.contains { $0.name == "vllm" } == true
+    }
+
+    func reconcile(_ pod: Pod) async throws -> ReconcileAction {
+        guard let uid = pod.metadata.uid, let name = pod.metadata.name, let namespace = pod.metadata.namespace else {
+            return .awaitChange
+        }
+        let pods = client.resources(Pod.self, namespace: namespace)
+        if pod.metadata.deletionTimestamp != nil {
+            let grace = min(Duration.seconds(pod.metadata.deletionGracePeriodSeconds ?? 30), maxTerminationGrace)
+            let first = running.withLock { table -> Bool in
+                guard table[uid]?.stopping == false else { return table[uid] == nil }
+                table[uid]?.stopping = true
+                return true
+            }
+            guard first else { return .awaitChange }
+            try? await Task.sleep(for: grace)
+            await release(uid: uid)
+            // The kubelet's last word: the pod object goes once its containers are gone.
+            _ = try? await pods.delete(name, options: DeleteOptions(gracePeriodSeconds: 0, preconditions: .init(uid: uid)))
+            return .awaitChange
+        }
+        guard Self.isModelServer(pod) else { return .awaitChange }
+        if let known = running.withLock({ $0[uid] }), known.ready {
+            if pod.status?.podIP == known.address && pod.status?.phase == "Running" { return .awaitChange }
+            try await reportRunning(pod, address: known.address)
+            return .awaitChange
+        }
+        if running.withLock({ $0[uid] }) != nil { return .awaitChange }  // starting
+        guard let address = addresses.take() else {
+            logger.error("no loopback address left for \(namespace)/\(name)")
+            return .requeue(after: .seconds(5))
+        }
+        running.withLock { $0[uid] = RunningPod(address: address, handle: nil, ready: false, stopping: false) }
+        let port = Int(pod.spec?.containers?.first?.ports?.first { $0.name == "metrics" }?.containerPort
+                       ?? pod.spec?.containers?.first?.ports?.first?.containerPort ?? 8000)
+        // Start in the background: loading weights takes a while and must not hold a worker.
+        Task {
+            do {
+                let handle = try await launcher.start(pod: pod, address: address, port: port)
+                let current = running.withLock { table -> Bool in
+                    table[uid]?.handle = handle
+                    return table[uid] != nil
+                }
+                guard current else {  // deleted while starting
+                    await handle.stop()
+                    return
+                }
+                try await Task.sleep(for: startupDelay.delay(pod))
+                guard running.withLock({ $0[uid].map { !$0.stopping } ?? false }) else { return }
+                try await reportRunning(pod, address: address)
+                running.withLock { $0[uid]?.ready = true }
+                logger.info("pod \(namespace)/\(name) is serving on \(address):\(port)")
+            } catch {
+                logger.error("starting the server of \(namespace)/\(name) failed: \(error)")
+                await release(uid: uid)
+            }
+        }
+        return .awaitChange
+    }
+
+    func reportRunning(_ pod: Pod, address: String) async throws {
+        let now = JSONValue.string(KubeTime(Date()).description)
+        let condition = { (type: String) -> JSONValue in ["type": .string(type), "status": "True", "lastTransitionTime": now] }
+        let containers: [JSONValue] = (pod.spec?.containers ?? []).map { container in
+            ["name": .string(container.name ?? ""), "ready": true, "started": true, "restartCount": 0,
+             "image": .string(container.image ?? ""), "imageID": "", "containerID": .string("tandem://\(pod.metadata.uid ?? "")"),
+             "state": ["running": ["startedAt": now]]]
+        }
+        _ = try await client.resources(Pod.self, namespace: pod.metadata.namespace).patchStatus(
+            pod.metadata.name ?? "",
+            .merge(["status": [
+                "phase": "Running", "podIP": .string(address), "podIPs": [["ip": .string(address)]], "hostIP": "127.0.0.1",
+                "startTime": now,
+                "conditions": [condition("Initialized"), condition("Ready"), condition("ContainersReady"), condition("PodScheduled")],
+                "containerStatuses": .array(containers),
+            ]]))
+    }
+
+    func release(uid: String) async {
+        guard let entry = running.withLock({ $0.removeValue(forKey: uid) }) else { return }
+        await entry.handle?.stop()
+        addresses.give(back: entry.address)
+    }
+}

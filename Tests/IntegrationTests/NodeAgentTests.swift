@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import Foundation
+import KubeClient
+import KubeCore
+import KubeTestSupport
+import Simulation
+import Sizing
+import Testing
+
+@Suite("Node agent against a real control plane")
+struct NodeAgentTests {
+    @Test func podsOnEmulatedGPUNodesRunServeAndComeBack() async throws {
+        // Nodes are cluster-wide state: a cluster of this test's own.
+        let cluster = try await TestCluster.dedicated("nodeagent")
+        let client = try cluster.adminClient()
+        let accelerator = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-a100-80gb"))
+        let nodes = (0..<2).map { EmulatedNode(name: "a100-\($0)", accelerator: accelerator, devices: 8) }
+        let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(), startupDelay: .fixed(.milliseconds(300)),
+                              maxTerminationGrace: .seconds(1))
+        let running = Task { try await agent.run() }
+        let http = HTTPClient()
+        do {
+            _ = try await eventually(timeout: .seconds(60), "both nodes Ready and schedulable") { () -> Bool? in
+                let listed = try await client.resources(Node.self).list().items.filter { $0.metadata.name?.hasPrefix("a100-") == true }
+                let ready = listed.filter { node in
+                    node.status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true
+                        && !(node.spec?.taints ?? []).contains { $0.key == "node.kubernetes.io/not-ready" }
+                }
+                return ready.count == 2 ? true : nil
+            }
+            try await cluster.withNamespace("agent") { admin, namespace in
+                let label = try #require(accelerator.nodeLabels.first)
+                let deployment = Deployment(
+                    metadata: ObjectMeta(name: "gpu", namespace: namespace),
+                    spec: DeploymentSpec(
+                        replicas: 17, selector: LabelSelector(matchLabels: ["app": "gpu"]),
+                        template: PodTemplateSpec(
+                            metadata: ObjectMeta(labels: ["app": "gpu", "llm-d.ai/role": "decode"]),
+                            spec: PodSpec(
+                                containers: [Container(
+                                    name: "vllm", image: "vllm/vllm-openai:v0.12.0", args: ["--model=meta-llama/Llama-3.1-8B-Instruct"],
+                                    ports: [ContainerPort(name: "metrics", containerPort: 8000)],
+                                    resources: ResourceRequirements(limits: ["nvidia.com/gpu": 1], requests: ["nvidia.com/gpu": 1]))],
+                                nodeSelector: [label.key: label.value],
+                                tolerations: [Toleration(key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule")],
+                                terminationGracePeriodSeconds: 5))))
+                _ = try await admin.resources(Deployment.self, namespace: namespace).create(deployment)
+                let pods = admin.resources(Pod.self, namespace: namespace)
+
+                let ready = try await eventually(timeout: .seconds(120), "16 Ready pods and 1 Unschedulable") { () -> [Pod]? in
+                    let all = try await pods.list(ListOptions(labelSelector: "app=gpu")).items.filter { $0.metadata.deletionTimestamp == nil }
+                    let serving = all.filter { $0.status?.phase == "Running" && $0.status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true }
+                    let pending = all.filter {
+                        $0.status?.conditions?.contains { $0.type == "PodScheduled" && $0.status == "False" && $0.reason == "Unschedulable" } == true
+                    }
+                    return serving.count == 16 && pending.count == 1 ? serving : nil
+                }
+                let addresses = ready.compactMap(\.status?.podIP)
+                #expect(Set(addresses).count == 16, "pod IPs are not distinct: \(addresses)")
+                #expect(addresses.allSatisfy { $0.hasPrefix("127.") && $0 != "127.0.0.1" })
+                let pending = try await pods.list(ListOptions(labelSelector: "app=gpu")).items.first { $0.status?.phase == "Pending" }
+                let message = pending?.status?.conditions?.first { $0.type == "PodScheduled" }?.message ?? ""
+                #expect(message.contains("Insufficient nvidia.com/gpu"), "\(message)")
+                for address in addresses {
+                    let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/health"), timeout: .seconds(5))
+                    #expect(response.status == .ok, "\(address) does not serve")
+                }
+
+                // A deleted pod: its server stops, the object goes, a replacement runs and serves.
+                let victim = ready[0]
+                try await pods.delete(victim.metadata.name ?? "")
+                let replacement = try await eventually(timeout: .seconds(60), "a replacement pod serving") { () -> Pod? in
+                    let all = try await pods.list(ListOptions(labelSelector: "app=gpu")).items
+                    guard !all.contains(where: { $0.metadata.uid == victim.metadata.uid }) else { return nil }
+                    let serving = all.filter { $0.status?.phase == "Running" }
+                    return serving.count == 16 ? serving.first { pod in !ready.contains { $0.metadata.uid == pod.metadata.uid } } : nil
+                }
+                let address = try #require(replacement.status?.podIP)
+                let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/v1/models"), timeout: .seconds(5))
+                #expect(response.status == .ok)
+                let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
+                #expect(body.contains("meta-llama/Llama-3.1-8B-Instruct"))
+            }
+        } catch {
+            running.cancel()
+            _ = await running.result
+            try? await http.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+        running.cancel()
+        _ = await running.result
+        #expect(agent.servedAddresses.isEmpty, "servers left running after the agent stopped")
+        try await http.shutdown()
+        try await client.shutdown()
+    }
+}
