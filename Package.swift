@@ -63,6 +63,7 @@ let package = Package(
                 "KubeCore", "KubeClient", "KubeRuntime", "Sizing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Engine"]
         ),
@@ -80,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator",
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

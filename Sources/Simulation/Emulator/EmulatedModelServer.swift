@@ -3,6 +3,7 @@ import KubeCore
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// What an emulated model server serves, read from its pod (or the `tandem emulate` flags).
 public struct EmulatorConfiguration: Sendable {
@@ -27,12 +28,15 @@ public final class EmulatedModelServer: ModelServerHandle {
     public let address: String
     public let port: Int
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
-    private init(configuration: EmulatorConfiguration, address: String, port: Int, task: Task<Void, any Error>) {
+    private init(configuration: EmulatorConfiguration, address: String, port: Int, task: Task<Void, any Error>,
+                 group: ServiceGroup) {
         self.configuration = configuration
         self.address = address
         self.port = port
         self.task = task
+        self.group = group
     }
 
     /// Starts listening on `address:port` and returns once the socket is bound.
@@ -51,9 +55,10 @@ public final class EmulatedModelServer: ModelServerHandle {
             configuration: .init(address: .hostname(address, port: port), serverName: "tandem-emulator"),
             onServerRunning: { _ in bound.continuation.yield(.success(())) },
             logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
             do {
-                try await app.runService(gracefulShutdownSignals: [])
+                try await group.run()
             } catch {
                 bound.continuation.yield(.failure(error))
                 throw error
@@ -63,11 +68,12 @@ public final class EmulatedModelServer: ModelServerHandle {
             try outcome.get()
             break
         }
-        return EmulatedModelServer(configuration: configuration, address: address, port: port, task: task)
+        return EmulatedModelServer(configuration: configuration, address: address, port: port, task: task, group: group)
     }
 
+    /// Stops accepting connections, lets open requests finish, and returns when closed.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = await task.result
     }
 }

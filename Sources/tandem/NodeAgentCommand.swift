@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import KubeRuntime
+import Logging
+import Simulation
+import Sizing
+
+/// `tandem node-agent`: emulated GPU nodes for a cluster without GPUs or containers.
+struct NodeAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node-agent",
+        abstract: "Play the kubelet for emulated GPU nodes: register them, and run an emulated vLLM server for every model-server pod bound to them.",
+        discussion: "Only loopback addresses are used (127.0.0.2 and up, one per pod).")
+
+    @Option(help: "Kubeconfig file(s), ':'-separated (default: $KUBECONFIG, else ~/.kube/config).")
+    var kubeconfig: String?
+
+    @Option(name: .customLong("nodes"), help: "ACCELERATOR=COUNT, e.g. nvidia-h200=2 (repeatable).")
+    var nodes: [String] = ["nvidia-h200=2"]
+
+    @Option(help: "Devices per node (default: the accelerator's typical count).")
+    var devices: Int?
+
+    @Option(help: "Seconds an emulated server takes to load its model before the pod is Ready.")
+    var startupDelay: Double = 2
+
+    @Option(help: "Log format: text or json.")
+    var logFormat: String = "text"
+
+    func run() async throws {
+        guard let format = LogFormat(rawValue: logFormat) else { throw ValidationError("--log-format must be text or json") }
+        format.bootstrap()
+        var emulated: [EmulatedNode] = []
+        for entry in nodes {
+            let parts = entry.split(separator: "=")
+            guard parts.count == 2, let count = Int(parts[1]), count > 0 else {
+                throw ValidationError("--nodes takes ACCELERATOR=COUNT, got \(entry)")
+            }
+            guard let accelerator = AcceleratorCatalog.builtIn.accelerator(named: String(parts[0])) else {
+                throw ValidationError("unknown accelerator \(parts[0]); known: \(AcceleratorCatalog.builtIn.accelerators.map(\.name).joined(separator: ", "))")
+            }
+            let prefix = accelerator.name.split(separator: "-").last.map(String.init) ?? accelerator.name
+            for index in 0..<count {
+                emulated.append(EmulatedNode(name: "\(prefix)-\(index)", accelerator: accelerator, devices: devices))
+            }
+        }
+        let configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfig)
+        let client = try KubernetesClient(configuration: configuration)
+        let agent = NodeAgent(client: client, nodes: emulated, launcher: EmulatorLauncher(),
+                              startupDelay: .fixed(.milliseconds(Int64(startupDelay * 1000))))
+        let task = Task { try await agent.run() }
+        // SIGTERM / SIGINT stop the servers and leave.
+        let signals = AsyncStream<Int32>.makeStream()
+        for signal in [SIGTERM, SIGINT] {
+            Foundation.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal)
+            source.setEventHandler { signals.continuation.yield(signal) }
+            source.resume()
+            SignalSources.keep(source)
+        }
+        for await _ in signals.stream { break }
+        task.cancel()
+        _ = await task.result
+        try await client.shutdown()
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+}
