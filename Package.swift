@@ -64,8 +64,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            exclude: ["Engine"]
+            ]
         ),
         .target(
             name: "TandemOperator",
@@ -101,6 +100,7 @@ let package = Package(
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore"]),
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore"]),
         .testTarget(
             name: "RenderingTests",

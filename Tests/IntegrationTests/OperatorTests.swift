@@ -273,7 +273,7 @@ struct OperatorProcessTests {
         try await cluster.withNamespace("process") { client, namespace in
             let port = Int.random(in: 40_000..<50_000)
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-operator-\(namespace).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             defer {
                 try? handle.close()

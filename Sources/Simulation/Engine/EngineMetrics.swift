@@ -1,0 +1,41 @@
+/// A snapshot of what one vLLM engine's `/metrics` would report (names in VLLM-METRICS.md).
+public struct EngineMetrics: Sendable, Hashable {
+    /// `vllm:num_requests_running`: requests in the running batch (prefilling or decoding).
+    public var running = 0
+    /// `vllm:num_requests_waiting`: arrived requests not running, preempted ones included.
+    public var waiting = 0
+    /// `vllm:kv_cache_usage_perc`: used blocks / (blocks − 1), 0–1.
+    public var kvCacheUsage = 0.0
+    /// `num_gpu_blocks` of `vllm:cache_config_info`.
+    public var kvCacheBlocks = 0
+    /// `block_size` of `vllm:cache_config_info`.
+    public var blockSize = 0
+
+    /// `vllm:prompt_tokens_total`: prompt tokens of requests that produced their first token.
+    public var promptTokensTotal = 0
+    /// `vllm:generation_tokens_total`.
+    public var generationTokensTotal = 0
+    /// `vllm:prefix_cache_queries_total`, in tokens.
+    public var prefixCacheQueriesTotal = 0
+    /// `vllm:prefix_cache_hits_total`, in tokens.
+    public var prefixCacheHitsTotal = 0
+    /// `vllm:num_preemptions_total`.
+    public var preemptionsTotal = 0
+    /// `vllm:request_success_total{finished_reason}`.
+    public var requestSuccessTotal: [SimRequest.FinishReason: Int] = [:]
+
+    /// `vllm:time_to_first_token_seconds`: arrival at this engine to first token.
+    public var timeToFirstToken = Histogram(upperBounds: Histogram.timeToFirstTokenBounds)
+    /// `vllm:inter_token_latency_seconds`: one observation per output token after the first.
+    public var interTokenLatency = Histogram(upperBounds: Histogram.interTokenLatencyBounds)
+    /// `vllm:e2e_request_latency_seconds`: arrival to finish, per finished request.
+    public var e2eRequestLatency = Histogram(upperBounds: Histogram.requestLatencyBounds)
+    /// `vllm:request_queue_time_seconds`: arrival to first scheduled, per request.
+    public var requestQueueTime = Histogram(upperBounds: Histogram.requestLatencyBounds)
+
+    /// Empty metrics.
+    public init() {}
+
+    /// Finished requests, all reasons.
+    public var requestsFinished: Int { requestSuccessTotal.values.reduce(0, +) }
+}
