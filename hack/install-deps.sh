@@ -85,6 +85,13 @@ if [ $need_src = 1 ]; then
   rm -rf "$tree"
 fi
 
+# Python clients the emulator tests talk through: the real `openai` client and the real
+# Prometheus text parser (prometheus_client), from PyPI.
+if ! python3 -c 'import openai, prometheus_client' >/dev/null 2>&1; then
+  log "pip install openai prometheus_client"
+  python3 -m pip install --quiet --root-user-action=ignore openai prometheus_client >/dev/null
+fi
+
 for b in etcd etcdctl kubectl openssl; do
   command -v "$b" >/dev/null || { log "$b is not on PATH after install"; exit 1; }
 done

@@ -5,22 +5,6 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// What an emulated model server serves, read from its pod (or the `tandem emulate` flags).
-public struct EmulatorConfiguration: Sendable {
-    /// The name clients use (`--served-model-name`, else `--model`).
-    public var servedModelName: String
-    /// `prefill`, `decode` or `both` (llm-d's `llm-d.ai/role`).
-    public var role: String
-    /// The server's vLLM arguments, as the pod gives them.
-    public var args: [String]
-
-    public init(servedModelName: String, role: String = "both", args: [String] = []) {
-        self.servedModelName = servedModelName
-        self.role = role
-        self.args = args
-    }
-}
-
 /// An emulated vLLM server listening on one loopback address: `/health`, `/v1/models` and the
 /// OpenAI endpoints of vLLM's API server, on the port the pod names `metrics`.
 public final class EmulatedModelServer: ModelServerHandle {
@@ -42,13 +26,14 @@ public final class EmulatedModelServer: ModelServerHandle {
     /// Starts listening on `address:port` and returns once the socket is bound.
     public static func start(_ configuration: EmulatorConfiguration, address: String, port: Int,
                              logger: Logger = Logger(label: "tandem.emulator")) async throws -> EmulatedModelServer {
+        let driver = EngineDriver(simulator: configuration.engine)
+        let api = OpenAIEndpoints(configuration: configuration, driver: driver)
         let router = Router()
         router.get("/health") { _, _ in Response(status: .ok) }
-        router.get("/v1/models") { _, _ in
-            let body = #"{"object":"list","data":[{"id":"\#(configuration.servedModelName)","object":"model","owned_by":"vllm","root":"\#(configuration.servedModelName)"}]}"#
-            return Response(status: .ok, headers: [.contentType: "application/json"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
-        }
+        router.get("/v1/models") { _, _ in api.models() }
+        router.get("/metrics") { _, _ in await api.metrics() }
+        router.post("/v1/completions") { request, _ in try await api.complete(request, chat: false) }
+        router.post("/v1/chat/completions") { request, _ in try await api.complete(request, chat: true) }
         let bound = AsyncStream<Result<Void, any Error>>.makeStream()
         let app = Application(
             router: router,
@@ -63,6 +48,7 @@ public final class EmulatedModelServer: ModelServerHandle {
                 bound.continuation.yield(.failure(error))
                 throw error
             }
+            await driver.shutDown()
         }
         for await outcome in bound.stream {
             try outcome.get()
@@ -78,23 +64,23 @@ public final class EmulatedModelServer: ModelServerHandle {
     }
 }
 
-/// Starts an ``EmulatedModelServer`` for each model-server pod (the node agent's runtime).
+/// Starts an ``EmulatedModelServer`` for each model-server pod (the node agent's runtime),
+/// sized for the node's accelerator and the pod's devices and flags.
 public struct EmulatorLauncher: ModelServerLauncher {
     public init() {}
 
-    public func start(pod: Pod, address: String, port: Int) async throws -> any ModelServerHandle {
+    public func start(pod: Pod, node: EmulatedNode, address: String, port: Int) async throws -> any ModelServerHandle {
         let container = pod.spec?.containers?.first { $0.name == "vllm" } ?? pod.spec?.containers?.first
-        let args = container?.args ?? []
-        func flag(_ name: String) -> String? {
-            for (index, argument) in args.enumerated() {
-                if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
-                if argument == name, index + 1 < args.count { return args[index + 1] }
-            }
-            return nil
+        let devices = container?.resources?.limits?[node.accelerator.resourceName].map { Int($0.int64Value) }
+        let role: EngineRole = switch pod.metadata.labels?["llm-d.ai/role"] {
+        case "prefill": .prefill
+        case "decode": .decode
+        default: .both
         }
-        let model = flag("--served-model-name") ?? flag("--model") ?? "model"
-        let role = pod.metadata.labels?["llm-d.ai/role"] ?? "both"
-        return try await EmulatedModelServer.start(
-            EmulatorConfiguration(servedModelName: model, role: role, args: args), address: address, port: port)
+        let threshold = container?.env?.first { $0.name == "TANDEM_DISAGGREGATION_THRESHOLD" }?.value.flatMap { Int($0) } ?? 100
+        let configuration = try EmulatorConfiguration.make(
+            args: container?.args ?? [], accelerator: node.accelerator, devices: devices, role: role,
+            image: container?.image, disaggregationThreshold: threshold)
+        return try await EmulatedModelServer.start(configuration, address: address, port: port)
     }
 }

@@ -7,8 +7,8 @@ import Synchronization
 
 /// Starts and stops the model server of one pod (the container runtime of the node agent).
 public protocol ModelServerLauncher: Sendable {
-    /// Starts serving `pod` on `address:port` and returns once it listens.
-    func start(pod: Pod, address: String, port: Int) async throws -> any ModelServerHandle
+    /// Starts serving `pod`, bound to `node`, on `address:port` and returns once it listens.
+    func start(pod: Pod, node: EmulatedNode, address: String, port: Int) async throws -> any ModelServerHandle
 }
 
 /// A running model server.
@@ -176,7 +176,8 @@ public final class NodeAgent: Sendable {
         // Start in the background: loading weights takes a while and must not hold a worker.
         Task {
             do {
-                let handle = try await launcher.start(pod: pod, address: address, port: port)
+                guard let node = nodes.first(where: { $0.name == pod.spec?.nodeName }) else { return }
+                let handle = try await launcher.start(pod: pod, node: node, address: address, port: port)
                 let current = running.withLock { table -> Bool in
                     table[uid]?.handle = handle
                     return table[uid] != nil

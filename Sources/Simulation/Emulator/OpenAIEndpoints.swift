@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import KubeCore
+import NIOCore
+
+/// vLLM's OpenAI-compatible endpoints, answered from the emulated engine's timing.
+///
+/// Tokens are counted as whitespace-separated words (a stand-in for the model's tokenizer);
+/// the text produced is a word per token. Non-streaming answers come when the engine finishes
+/// the request; streams send a Server-Sent Event per token as the engine produces it.
+struct OpenAIEndpoints: Sendable {
+    let configuration: EmulatorConfiguration
+    let driver: EngineDriver
+
+    func models() -> Response {
+        let name = VLLMMetricsText.escape(configuration.servedModelName)
+        return json(.ok, #"{"object":"list","data":[{"id":"\#(name)","object":"model","owned_by":"vllm","root":"\#(name)"}]}"#)
+    }
+
+    func metrics() async -> Response {
+        let text = VLLMMetricsText.render(
+            await driver.metrics(), modelName: configuration.servedModelName,
+            cache: .init(blockSize: configuration.blockSize, numGPUBlocks: configuration.numGPUBlocks,
+                         gpuMemoryUtilization: configuration.gpuMemoryUtilization))
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func complete(_ request: Request, chat: Bool) async throws -> Response {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 64 << 20)
+        guard let body = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
+            return error(.badRequest, "BadRequestError", "the body is not JSON")
+        }
+        let model = body["model"]?.stringValue ?? configuration.servedModelName
+        guard model == configuration.servedModelName else {
+            return error(.notFound, "NotFoundError", "The model `\(model)` does not exist.")
+        }
+        let promptTokens: Int
+        if chat {
+            let messages = body["messages"]?.arrayValue ?? []
+            // Each message's words plus a few template tokens (role markers), as chat templates add.
+            promptTokens = messages.reduce(0) { $0 + Self.words($1["content"]?.stringValue ?? "") + 4 }
+        } else if let list = body["prompt"]?.arrayValue {
+            promptTokens = list.reduce(0) { $0 + Self.words($1.stringValue ?? "") }
+        } else {
+            promptTokens = Self.words(body["prompt"]?.stringValue ?? "")
+        }
+        let maxTokens = Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? 16)
+        guard maxTokens >= 1 else { return error(.badRequest, "BadRequestError", "max_tokens must be at least 1") }
+        let stream = body["stream"] == .bool(true)
+
+        // Disaggregation: a decode server with a prefill peer sends long prompts there first.
+        var uncached = max(1, promptTokens)
+        if configuration.role == .decode {
+            if let peer = request.headers[.init("x-prefiller-host-port")!], promptTokens >= configuration.disaggregationThreshold {
+                try await prefillRemotely(peer: peer, body: body, chat: chat)
+                uncached = 1
+            }
+        }
+        let progress = await driver.submit(promptTokens: max(1, promptTokens), cachedPromptTokens: 0,
+                                           uncachedPromptTokens: uncached, maxTokens: maxTokens)
+        let id = "cmpl-\(UUID().uuidString.lowercased().prefix(12))"
+        let created = Int(Date().timeIntervalSince1970)
+        let object = chat ? "chat.completion" : "text_completion"
+        if !stream {
+            var produced = 0
+            var reason = "length"
+            for await step in progress {
+                if case .finished(let tokens, let why) = step {
+                    produced = tokens
+                    reason = why.rawValue
+                }
+            }
+            let text = Self.text(produced)
+            let choice = chat
+                ? #"{"index":0,"message":{"role":"assistant","content":"\#(text)"},"finish_reason":"\#(reason)","logprobs":null}"#
+                : #"{"index":0,"text":"\#(text)","finish_reason":"\#(reason)","logprobs":null}"#
+            return json(.ok, #"{"id":"\#(id)","object":"\#(object)","created":\#(created),"model":"\#(VLLMMetricsText.escape(model))","choices":[\#(choice)],"usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(produced),"total_tokens":\#(promptTokens + produced)}}"#)
+        }
+        let chunkObject = chat ? "chat.completion.chunk" : "text_completion"
+        let modelText = VLLMMetricsText.escape(model)
+        let events = ResponseBody { writer in
+            var index = 0
+            func send(_ payload: String) async throws {
+                try await writer.write(ByteBuffer(string: "data: \(payload)\n\n"))
+            }
+            if chat {
+                try await send(#"{"id":"\#(id)","object":"\#(chunkObject)","created":\#(created),"model":"\#(modelText)","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#)
+            }
+            for await step in progress {
+                switch step {
+                case .token:
+                    let word = index == 0 ? "tok" : " tok"
+                    index += 1
+                    let delta = chat ? #""delta":{"content":"\#(word)"}"# : #""text":"\#(word)""#
+                    try await send(#"{"id":"\#(id)","object":"\#(chunkObject)","created":\#(created),"model":"\#(modelText)","choices":[{"index":0,\#(delta),"finish_reason":null}]}"#)
+                case .finished(let tokens, let why):
+                    let delta = chat ? #""delta":{}"# : #""text":"""#
+                    try await send(#"{"id":"\#(id)","object":"\#(chunkObject)","created":\#(created),"model":"\#(modelText)","choices":[{"index":0,\#(delta),"finish_reason":"\#(why.rawValue)"}],"usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(tokens),"total_tokens":\#(promptTokens + tokens)}}"#)
+                }
+            }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: events)
+    }
+
+    /// Sends the prompt to the prefill peer with `max_tokens: 1` (its KV is then pulled), as
+    /// llm-d's routing sidecar does. Only loopback peers are dialled.
+    func prefillRemotely(peer: String, body: JSONValue, chat: Bool) async throws {
+        guard peer.hasPrefix("127."), let colon = peer.lastIndex(of: ":"), Int(peer[peer.index(after: colon)...]) != nil else {
+            throw EmulatorError("refusing prefill peer \(peer): only 127.0.0.0/8 addresses are dialled here")
+        }
+        var prefill = body
+        prefill["max_tokens"] = 1
+        prefill["stream"] = false
+        prefill["kv_transfer_params"] = ["do_remote_decode": true]
+        var request = HTTPClientRequest(url: "http://\(peer)/v1/\(chat ? "chat/completions" : "completions")")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(prefill)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw EmulatorError("prefill peer \(peer) answered \(response.status.code)") }
+    }
+
+    static func words(_ text: String) -> Int {
+        text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).count
+    }
+
+    static func text(_ tokens: Int) -> String {
+        Array(repeating: "tok", count: tokens).joined(separator: " ")
+    }
+
+    func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func error(_ status: HTTPResponse.Status, _ type: String, _ message: String) -> Response {
+        json(status, #"{"object":"error","message":"\#(VLLMMetricsText.escape(message))","type":"\#(type)","param":null,"code":\#(status.code)}"#)
+    }
+}

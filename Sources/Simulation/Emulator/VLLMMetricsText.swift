@@ -1,0 +1,68 @@
+/// `/metrics` of an emulated server, in the Prometheus text format and with the names,
+/// labels and buckets of vLLM's v1 engine (see docs/… and the project's VLLM-METRICS notes).
+///
+/// Counters are written as Python's `prometheus_client` writes them in text format 0.0.4:
+/// `# TYPE name_total counter`, then the `_total` sample.
+enum VLLMMetricsText {
+    struct CacheConfig {
+        var blockSize: Int
+        var numGPUBlocks: Int
+        var gpuMemoryUtilization: Double
+    }
+
+    static func render(_ metrics: EngineMetrics, modelName: String, cache: CacheConfig) -> String {
+        let labels = #"engine="0",model_name="\#(escape(modelName))""#
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func gauge(_ name: String, _ help: String, _ value: Double) {
+            family(name, "gauge", help)
+            out += "\(name){\(labels)} \(format(value))\n"
+        }
+        func counter(_ name: String, _ help: String, _ value: Int) {
+            family("\(name)_total", "counter", help)
+            out += "\(name)_total{\(labels)} \(format(Double(value)))\n"
+        }
+        func histogram(_ name: String, _ help: String, _ histogram: Histogram) {
+            family(name, "histogram", help)
+            for (bound, count) in zip(histogram.upperBounds, histogram.cumulativeCounts) {
+                out += #"\#(name)_bucket{engine="0",le="\#(format(bound))",model_name="\#(escape(modelName))"} \#(format(Double(count)))"# + "\n"
+            }
+            out += #"\#(name)_bucket{engine="0",le="+Inf",model_name="\#(escape(modelName))"} \#(format(Double(histogram.count)))"# + "\n"
+            out += "\(name)_sum{\(labels)} \(format(histogram.sum))\n"
+            out += "\(name)_count{\(labels)} \(format(Double(histogram.count)))\n"
+        }
+        family("vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig")
+        out += #"vllm:cache_config_info{block_size="\#(cache.blockSize)",cache_dtype="auto",engine="0",gpu_memory_utilization="\#(format(cache.gpuMemoryUtilization))",num_gpu_blocks="\#(cache.numGPUBlocks)"} 1.0"# + "\n"
+        gauge("vllm:num_requests_running", "Number of requests in model execution batches.", Double(metrics.running))
+        gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", Double(metrics.waiting))
+        gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", metrics.kvCacheUsage)
+        counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", metrics.preemptionsTotal)
+        counter("vllm:prompt_tokens", "Number of prefill tokens processed.", metrics.promptTokensTotal)
+        counter("vllm:generation_tokens", "Number of generation tokens processed.", metrics.generationTokensTotal)
+        counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", metrics.prefixCacheQueriesTotal)
+        counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", metrics.prefixCacheHitsTotal)
+        family("vllm:request_success_total", "counter", "Count of successfully processed requests.")
+        for reason in SimRequest.FinishReason.allCases {
+            out += #"vllm:request_success_total{engine="0",finished_reason="\#(reason.rawValue)",model_name="\#(escape(modelName))"} \#(format(Double(metrics.requestSuccessTotal[reason] ?? 0)))"# + "\n"
+        }
+        histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", metrics.timeToFirstToken)
+        histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", metrics.interTokenLatency)
+        histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", metrics.e2eRequestLatency)
+        histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", metrics.requestQueueTime)
+        return out
+    }
+
+    /// Python's `repr` of a float, as prometheus_client prints values: `12.0`, `0.001`, `1e-05`.
+    static func format(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) + ".0" }
+        return "\(value)"
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: #"\\"#).replacingOccurrences(of: "\"", with: #"\""#)
+            .replacingOccurrences(of: "\n", with: #"\n"#)
+    }
+}

@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Foundation
+import KubeTestSupport
+import NIOCore
+import Simulation
+import Sizing
+import Testing
+
+/// Emulated model servers on loopback addresses, checked with real clients.
+@Suite("Emulated vLLM server")
+struct EmulatorTests {
+    static let h100 = AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h100")!
+    static let args = ["--model=meta-llama/Llama-3.1-8B-Instruct", "--port=8000"]
+
+    func server(_ address: String, role: EngineRole, threshold: Int = 100) async throws -> EmulatedModelServer {
+        let configuration = try EmulatorConfiguration.make(
+            args: Self.args, accelerator: Self.h100, devices: 1, role: role, disaggregationThreshold: threshold)
+        return try await EmulatedModelServer.start(configuration, address: address, port: Int.random(in: 20_000..<30_000))
+    }
+
+    @Test func realOpenAIClientAndPrometheusParser() async throws {
+        let emulator = try await server("127.0.0.77", role: .both)
+        let result = try Script.exec(["python3", Script.projectRoot + "/hack/check-emulator.py",
+                                      "http://127.0.0.77:\(emulator.port)", "meta-llama/Llama-3.1-8B-Instruct"])
+        await emulator.stop()
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("all checks passed"), "\(result.output)")
+    }
+
+    @Test func refusesWhatThePinnedVLLMRefuses() {
+        #expect(throws: EmulatorError.self) {
+            try EmulatorConfiguration.make(args: Self.args + ["--disable-log-requests"], accelerator: Self.h100, devices: 1, role: .both)
+        }
+        #expect { try EmulatorConfiguration.make(args: ["--model=meta-llama/Llama-3.1-70B-Instruct"], accelerator: Self.h100, devices: 1, role: .decode) }
+            throws: { "\($0)".contains("cannot start") }
+    }
+
+    @Test func disaggregationThresholdBoundary() async throws {
+        let prefill = try await server("127.0.0.78", role: .prefill)
+        let decode = try await server("127.0.0.79", role: .decode, threshold: 100)
+        let http = HTTPClient()
+        func promptTokensOnPrefill() async throws -> Double {
+            let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.78:\(prefill.port)/metrics"), timeout: .seconds(5))
+            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            let line = text.split(separator: "\n").first { $0.hasPrefix("vllm:prompt_tokens_total{") }
+            return Double(line?.split(separator: " ").last ?? "") ?? -1
+        }
+        func complete(words: Int) async throws {
+            var request = HTTPClientRequest(url: "http://127.0.0.79:\(decode.port)/v1/completions")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "x-prefiller-host-port", value: "127.0.0.78:\(prefill.port)")
+            let prompt = Array(repeating: "w", count: words).joined(separator: " ")
+            request.body = .bytes(ByteBuffer(string: #"{"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":"\#(prompt)","max_tokens":2}"#))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            #expect(response.status == .ok)
+        }
+        #expect(try await promptTokensOnPrefill() == 0)
+        try await complete(words: 100)
+        #expect(try await promptTokensOnPrefill() == 100, "a prompt of exactly the threshold goes to prefill")
+        try await complete(words: 99)
+        #expect(try await promptTokensOnPrefill() == 100, "a prompt one token short stays on decode")
+        try await http.shutdown()
+        await decode.stop()
+        await prefill.stop()
+    }
+}
