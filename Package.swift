@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore"]),
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore"]),
         .testTarget(
             name: "RenderingTests",

@@ -31,6 +31,7 @@ nodes of 8 GPUs (log: $agent_log), and two sample pools. In another terminal:
   kubectl describe ipool llama-70b-disaggregated
   kubectl get deploy,svc,events
   curl -s 127.0.0.1:8080/metrics | grep controller_runtime
+  .build/debug/tandem load --pool llama-8b --rate 4 --duration 20   # OpenAI traffic; TTFT/TPOT percentiles
 
 The 8B pool's pods turn Ready after a 5 s emulated model load; each serves /health and /v1/models
 on its pod IP (kubectl get pods -o wide). Logs: $TANDEM_CLUSTER_DIR/logs/.

@@ -47,8 +47,8 @@ public final class TestCluster: Sendable {
     }
 
     /// Starts whatever component is down again (after ``killAPIServer()``), with the same flags.
-    public func restart() throws {
-        _ = try TestCluster.start(name: name, apiserverFlags: apiserverFlags)
+    public func restart() async throws {
+        _ = try await TestCluster.start(name: name, apiserverFlags: apiserverFlags)
     }
 
     /// The process-wide shared cluster.
@@ -74,30 +74,30 @@ public final class TestCluster: Sendable {
     public static func withPrivateCluster<T>(
         name: String, apiserverFlags: [String] = [], _ body: (TestCluster) async throws -> T
     ) async throws -> T {
-        let cluster = try start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
+        let cluster = try await start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
         do {
             let result = try await body(cluster)
-            cluster.stop(purge: true)
+            await cluster.stop(purge: true)
             return result
         } catch {
-            cluster.stop(purge: true)
+            await cluster.stop(purge: true)
             throw error
         }
     }
 
     /// Brings up a named cluster (idempotent) and reads its environment.
-    public static func start(name: String, apiserverFlags: [String] = []) throws -> TestCluster {
+    public static func start(name: String, apiserverFlags: [String] = []) async throws -> TestCluster {
         var env: [String: String] = [:]
         if !apiserverFlags.isEmpty { env["TANDEM_APISERVER_FLAGS"] = apiserverFlags.joined(separator: " ") }
-        let up = try Script.run(["up", name], extraEnvironment: env)
+        let up = try await Script.run(["up", name], extraEnvironment: env)
         guard up.status == 0 else {
             throw TestClusterError("hack/local-cluster.sh up \(name) failed (exit \(up.status)):\n\(up.output)")
         }
-        return TestCluster(name: name, environment: try environment(of: name), owned: true, apiserverFlags: apiserverFlags)
+        return TestCluster(name: name, environment: try await environment(of: name), owned: true, apiserverFlags: apiserverFlags)
     }
 
-    static func environment(of name: String) throws -> [String: String] {
-        let result = try Script.run(["env", name])
+    static func environment(of name: String) async throws -> [String: String] {
+        let result = try await Script.run(["env", name])
         guard result.status == 0 else {
             throw TestClusterError("hack/local-cluster.sh env \(name) failed:\n\(result.output)")
         }
@@ -119,9 +119,9 @@ public final class TestCluster: Sendable {
     }
 
     /// Stops the processes this cluster's `up` started (only if this process started them).
-    public func stop(purge: Bool = false) {
+    public func stop(purge: Bool = false) async {
         guard owned else { return }
-        _ = try? Script.run(["down", name] + (purge ? ["--purge"] : []))
+        _ = try? await Script.run(["down", name] + (purge ? ["--purge"] : []))
     }
 
     /// A client with the cluster's admin credentials (client certificate, system:masters).
@@ -153,8 +153,8 @@ public final class TestCluster: Sendable {
 
     /// Runs a command with this cluster's environment (`etcdctl`, `kubectl`), returning its exit
     /// status and combined output.
-    public func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try Script.exec(arguments, extraEnvironment: environment)
+    public func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await Script.exec(arguments, extraEnvironment: environment)
     }
 }
 
@@ -171,15 +171,15 @@ actor SharedCluster {
     private var failure: TestClusterError?
     private var dedicatedClusters: [String: TestCluster] = [:]
 
-    func dedicated(_ name: String, apiserverFlags: [String]) throws -> TestCluster {
+    func dedicated(_ name: String, apiserverFlags: [String]) async throws -> TestCluster {
         if let cluster = dedicatedClusters[name] { return cluster }
-        let made = try TestCluster.start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
+        let made = try await TestCluster.start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
         dedicatedClusters[name] = made
         ExitCleanup.register(made.name)
         return made
     }
 
-    func get() throws -> TestCluster {
+    func get() async throws -> TestCluster {
         if let cluster { return cluster }
         if let failure { throw failure }
         let environment = ProcessInfo.processInfo.environment
@@ -191,7 +191,7 @@ actor SharedCluster {
                 cluster = made
                 return made
             }
-            let made = try TestCluster.start(name: "test-\(ProcessInfo.processInfo.processIdentifier)")
+            let made = try await TestCluster.start(name: "test-\(ProcessInfo.processInfo.processIdentifier)")
             cluster = made
             ExitCleanup.register(made.name)
             return made
@@ -214,7 +214,7 @@ enum ExitCleanup {
         guard first else { return }
         atexit {
             for name in ExitCleanup.names.withLock({ $0 }) {
-                _ = try? Script.run(["down", name, "--purge"])
+                _ = try? Script.runBlocking(["down", name, "--purge"])
             }
         }
     }
@@ -235,12 +235,27 @@ public enum Script {
         return FileManager.default.currentDirectoryPath
     }
 
-    static func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let result = try await exec([try script()] + arguments, extraEnvironment: extraEnvironment)
+        return try checked(result)
+    }
+
+    /// ``run(_:extraEnvironment:)`` for `atexit`, where nothing may suspend.
+    static func runBlocking(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let (process, output) = try launch([try script()] + arguments, extraEnvironment: [:])
+        process.waitUntilExit()
+        return try checked(finish(process, output))
+    }
+
+    static func script() throws -> String {
         let script = projectRoot + "/hack/local-cluster.sh"
         guard FileManager.default.isExecutableFile(atPath: script) else {
             throw TestClusterError("\(script) is missing or not executable")
         }
-        let result = try exec([script] + arguments, extraEnvironment: extraEnvironment)
+        return script
+    }
+
+    static func checked(_ result: (status: Int32, output: String)) throws -> (status: Int32, output: String) {
         if result.output.contains("install-deps") && result.status != 0 {
             throw TestClusterError(
                 "the control-plane binaries are missing: run `make deps` (hack/install-deps.sh) first.\n\(result.output)")
@@ -248,8 +263,23 @@ public enum Script {
         return result
     }
 
-    /// Runs a command found on PATH (or by path) to completion; stdin is /dev/null.
-    public static func exec(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    /// Runs a command found on PATH (or by path) to completion; stdin is /dev/null. Waits
+    /// without holding a thread of the concurrency pool (a test process has only as many as
+    /// cores, and a blocked one would stall every other test's timers).
+    public static func exec(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let exited = AsyncStream<Void>.makeStream()
+        let (process, output) = try launch(arguments, extraEnvironment: extraEnvironment) { _ in
+            exited.continuation.yield()
+            exited.continuation.finish()
+        }
+        for await _ in exited.stream { break }
+        process.waitUntilExit()  // already exited: returns at once
+        return finish(process, output)
+    }
+
+    static func launch(
+        _ arguments: [String], extraEnvironment: [String: String], onExit: (@Sendable (Process) -> Void)? = nil
+    ) throws -> (Process, URL) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -259,16 +289,24 @@ public enum Script {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-exec-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
-        defer {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: output)
-        }
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        process.terminationHandler = onExit
+        do {
+            try process.run()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: output)
+            throw error
+        }
+        try? handle.close()
+        return (process, output)
+    }
+
+    static func finish(_ process: Process, _ output: URL) -> (status: Int32, output: String) {
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: output)
         return (process.terminationStatus, text)
     }
 }

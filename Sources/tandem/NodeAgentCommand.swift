@@ -22,8 +22,11 @@ struct NodeAgentCommand: AsyncParsableCommand {
     @Option(help: "Devices per node (default: the accelerator's typical count).")
     var devices: Int?
 
-    @Option(help: "Seconds an emulated server takes to load its model before the pod is Ready.")
+    @Option(help: "Seconds an emulated server takes to start before loading weights.")
     var startupDelay: Double = 2
+
+    @Option(help: "Extra seconds per GiB of weights each device loads (0: the same delay for every model).")
+    var secondsPerGib: Double = 0
 
     @Option(help: "Log format: text or json.")
     var logFormat: String = "text"
@@ -48,7 +51,8 @@ struct NodeAgentCommand: AsyncParsableCommand {
         let configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfig)
         let client = try KubernetesClient(configuration: configuration)
         let agent = NodeAgent(client: client, nodes: emulated, launcher: EmulatorLauncher(),
-                              startupDelay: .fixed(.milliseconds(Int64(startupDelay * 1000))))
+                              startupDelay: .byModelSize(base: .milliseconds(Int64(startupDelay * 1000)),
+                                                         perGiB: .milliseconds(Int64(secondsPerGib * 1000))))
         let task = Task { try await agent.run() }
         // SIGTERM / SIGINT stop the servers and leave.
         let signals = AsyncStream<Int32>.makeStream()

@@ -58,7 +58,7 @@ struct ConfigurationTests {
         let cluster = try await TestCluster.shared()
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let made = try Script.exec([
+        let made = try await Script.exec([
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not-the-cluster-ca",
             "-keyout", folder.appendingPathComponent("k.pem").path, "-out", folder.appendingPathComponent("c.pem").path,
         ])

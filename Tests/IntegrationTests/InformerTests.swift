@@ -113,7 +113,7 @@ struct InformerTests {
                 try await Task.sleep(for: .seconds(4))
                 try cluster.killAPIServer()
                 try await Task.sleep(for: .seconds(2))
-                try cluster.restart()
+                try await cluster.restart()
                 try await Task.sleep(for: .seconds(4))
                 churning.cancel()
                 await churning.value
@@ -131,7 +131,7 @@ struct InformerTests {
                 for index in 1...20 {
                     latest = try await noise.apply(ConfigMap(metadata: ObjectMeta(name: "noise-\(namespace)"), data: ["n": String(index)]), fieldManager: "noise")
                 }
-                let compacted = try cluster.run(["etcdctl", "--endpoints=\(cluster.etcdEndpoint)", "compaction", latest.metadata.resourceVersion ?? "0"])
+                let compacted = try await cluster.run(["etcdctl", "--endpoints=\(cluster.etcdEndpoint)", "compaction", latest.metadata.resourceVersion ?? "0"])
                 #expect(compacted.status == 0, "\(compacted.output)")
                 // (No write to the informer's namespace until then: its live watch would move it
                 // past the compaction.)

@@ -18,7 +18,7 @@ actor OperatorCluster {
     func get() async throws -> TestCluster {
         if let ready { return ready }
         let cluster = try await TestCluster.dedicated("operator")
-        let installed = try cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
+        let installed = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
         guard installed.status == 0 else { throw TestClusterError("installing the CRD failed: \(installed.output)") }
         let client = try cluster.adminClient()
         try await GPUNodes.register(client, prefix: "h200", count: 4, labels: ["nvidia.com/gpu.product": "NVIDIA-H200"])
@@ -66,14 +66,14 @@ final class RunningOperator: Sendable {
     }
 }
 
-func kubectl(_ cluster: TestCluster, _ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
+func kubectl(_ cluster: TestCluster, _ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String) {
     if let stdin {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-\(UUID().uuidString).yaml")
         try stdin.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        return try cluster.run(["kubectl"] + arguments + ["-f", file.path])
+        return try await cluster.run(["kubectl"] + arguments + ["-f", file.path])
     }
-    return try cluster.run(["kubectl"] + arguments)
+    return try await cluster.run(["kubectl"] + arguments)
 }
 
 func pool(_ client: KubernetesClient, _ namespace: String, _ name: String) async throws -> InferencePool {
@@ -90,7 +90,7 @@ struct OperatorTests {
         let cluster = try await OperatorCluster.shared.get()
         try await cluster.withNamespace("seed") { client, namespace in
             let running = try RunningOperator(cluster: cluster, namespace: namespace)
-            let applied = try kubectl(cluster, ["apply", "-n", namespace, "-f", Script.projectRoot + "/examples/seed-llm-d-deployment.yaml"])
+            let applied = try await kubectl(cluster, ["apply", "-n", namespace, "-f", Script.projectRoot + "/examples/seed-llm-d-deployment.yaml"])
             #expect(applied.status == 0, "\(applied.output)")
             let seed = try await eventually("the seed's SizingValid condition") { () -> InferencePool? in
                 let current = try await pool(client, namespace, "llama-70b-disaggregated")
@@ -128,7 +128,7 @@ struct OperatorTests {
             }
 
             // kubectl shows the printer columns.
-            let table = try kubectl(cluster, ["get", "ipool", "-n", namespace])
+            let table = try await kubectl(cluster, ["get", "ipool", "-n", namespace])
             #expect(table.output.contains("MODEL") && table.output.contains("ACCELERATOR") && table.output.contains("PREFILL")
                     && table.output.contains("DECODE") && table.output.contains("READY") && table.output.contains("AGE"), "\(table.output)")
             #expect(table.output.contains("nvidia-h200"))
@@ -145,7 +145,7 @@ struct OperatorTests {
             let examples = ["llama-8b-small.yaml": "llama-8b", "llama-70b-autoscaling.yaml": "llama-70b-autoscaled",
                             "qwen-72b-amd.yaml": "qwen-72b-mi300x", "llama-8b-tpu.yaml": "llama-8b-tpu"]
             for (file, name) in examples.sorted(by: { $0.key < $1.key }) {
-                let applied = try kubectl(cluster, ["apply", "-n", namespace, "-f", Script.projectRoot + "/examples/\(file)"])
+                let applied = try await kubectl(cluster, ["apply", "-n", namespace, "-f", Script.projectRoot + "/examples/\(file)"])
                 #expect(applied.status == 0, "\(applied.output)")
                 let owner = try await pool(client, namespace, name)
                 for tier in TierName.allCases {
@@ -230,15 +230,15 @@ struct OperatorTests {
             }
             for (name, spec, field) in Self.rejectedBySchema {
                 // --validate=false: the API server itself must refuse it, not kubectl's own check.
-                let result = try kubectl(cluster, ["apply", "--validate=false"], stdin: manifest(name, spec))
+                let result = try await kubectl(cluster, ["apply", "--validate=false"], stdin: manifest(name, spec))
                 #expect(result.status != 0, "\(name) was accepted")
                 #expect(result.output.contains(field), "\(name): \(result.output)")
                 #expect(result.output.contains("Invalid") || result.output.contains("invalid"), "\(name): \(result.output)")
             }
-            let healthy = try kubectl(cluster, ["apply"], stdin: manifest("healthy", "model: meta-llama/Llama-3.1-8B-Instruct\n  accelerator: nvidia-h200"))
+            let healthy = try await kubectl(cluster, ["apply"], stdin: manifest("healthy", "model: meta-llama/Llama-3.1-8B-Instruct\n  accelerator: nvidia-h200"))
             #expect(healthy.status == 0, "\(healthy.output)")
             for (name, spec, _) in Self.rejectedByOperator {
-                let result = try kubectl(cluster, ["apply"], stdin: manifest(name, spec))
+                let result = try await kubectl(cluster, ["apply"], stdin: manifest(name, spec))
                 #expect(result.status == 0, "\(name) should pass the schema: \(result.output)")
             }
             for (name, _, reason) in Self.rejectedByOperator {
@@ -268,7 +268,7 @@ struct OperatorProcessTests {
         let cluster = try await TestCluster.shared()
         let binary = Script.projectRoot + "/.build/debug/tandem"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the tandem binary first (swift build)")
-        let crd = try cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
+        let crd = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
         #expect(crd.status == 0, "\(crd.output)")
         try await cluster.withNamespace("process") { client, namespace in
             let port = Int.random(in: 40_000..<50_000)
@@ -310,42 +310,42 @@ struct OperatorProcessTests {
 struct CommandLineTests {
     let binary = Script.projectRoot + "/.build/debug/tandem"
 
-    func tandem(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    func tandem(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the tandem binary first (swift build)")
-        return try Script.exec([binary] + arguments)
+        return try await Script.exec([binary] + arguments)
     }
 
-    @Test func renderIsAPreMergeCheck() throws {
-        let seed = try tandem(["render", "-f", Script.projectRoot + "/examples/seed-llm-d-deployment.yaml", "--accelerator", "nvidia-h200"])
+    @Test func renderIsAPreMergeCheck() async throws {
+        let seed = try await tandem(["render", "-f", Script.projectRoot + "/examples/seed-llm-d-deployment.yaml", "--accelerator", "nvidia-h200"])
         #expect(seed.status == 1)
         #expect(seed.output.contains("decode tier not rolled out: ModelDoesNotFit"))
         #expect(seed.output.contains("prefill held at 0 replicas"))
         #expect(seed.output.contains("--disable-log-requests dropped"))
         #expect(seed.output.contains("kind: Deployment"))
-        let small = try tandem(["render", "-f", Script.projectRoot + "/examples/llama-8b-small.yaml"])
+        let small = try await tandem(["render", "-f", Script.projectRoot + "/examples/llama-8b-small.yaml"])
         #expect(small.status == 0, "\(small.output)")
         #expect(small.output.components(separatedBy: "kind: Deployment").count == 3)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("render-\(UUID().uuidString).yaml")
         try "apiVersion: inference.x-k8s.io/v1alpha1\nkind: InferencePool\nmetadata: {name: x}\nspec: {model: m, prefilConfig: {}}\n"
             .write(to: folder, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let typo = try tandem(["render", "-f", folder.path])
+        let typo = try await tandem(["render", "-f", folder.path])
         #expect(typo.status != 0)
         #expect(typo.output.contains("unknown field spec.prefilConfig"), "\(typo.output)")
     }
 
-    @Test func sizeShowsTheArithmetic() throws {
-        let fits = try tandem(["size", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--accelerator", "nvidia-l4"])
+    @Test func sizeShowsTheArithmetic() async throws {
+        let fits = try await tandem(["size", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--accelerator", "nvidia-l4"])
         #expect(fits.status == 0, "\(fits.output)")
         #expect(fits.output.contains("max-model-len"))
-        let refused = try tandem(["size", "--model", "meta-llama/Meta-Llama-3.1-70B-Instruct", "--accelerator", "h200",
+        let refused = try await tandem(["size", "--model", "meta-llama/Meta-Llama-3.1-70B-Instruct", "--accelerator", "h200",
                                   "--devices", "1", "--args", "--max-model-len=8192"])
         #expect(refused.status == 1)
         #expect(refused.output.contains("131.4 GiB"), "\(refused.output)")
     }
 
-    @Test func crdsMatchTheCommittedFiles() throws {
-        let printed = try tandem(["crds"])
+    @Test func crdsMatchTheCommittedFiles() async throws {
+        let printed = try await tandem(["crds"])
         #expect(printed.status == 0)
         let committed = try String(contentsOfFile: Script.projectRoot + "/crds/inference.x-k8s.io_inferencepools.yaml", encoding: .utf8)
         #expect(printed.output == committed)

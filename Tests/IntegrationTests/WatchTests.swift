@@ -103,7 +103,7 @@ struct WatchTests {
                     latest = try await configMaps.patch("c", .merge(["data": ["n": .string(String(index))]]))
                 }
                 let revision = try #require(latest.metadata.resourceVersion)
-                let compacted = try cluster.run([
+                let compacted = try await cluster.run([
                     "etcdctl", "--endpoints=\(cluster.etcdEndpoint)", "compaction", revision,
                 ])
                 #expect(compacted.status == 0, "etcdctl compaction failed: \(compacted.output)")

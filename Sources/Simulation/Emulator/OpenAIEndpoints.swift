@@ -37,30 +37,33 @@ struct OpenAIEndpoints: Sendable {
         guard model == configuration.servedModelName else {
             return error(.notFound, "NotFoundError", "The model `\(model)` does not exist.")
         }
-        let promptTokens: Int
+        var prompt: [Substring]
         if chat {
-            let messages = body["messages"]?.arrayValue ?? []
             // Each message's words plus a few template tokens (role markers), as chat templates add.
-            promptTokens = messages.reduce(0) { $0 + Self.words($1["content"]?.stringValue ?? "") + 4 }
+            prompt = (body["messages"]?.arrayValue ?? []).flatMap { message -> [Substring] in
+                ["<|\(message["role"]?.stringValue ?? "user")|>", "<|", "|>", "\n"] + Self.words(message["content"]?.stringValue ?? "")
+            }
         } else if let list = body["prompt"]?.arrayValue {
-            promptTokens = list.reduce(0) { $0 + Self.words($1.stringValue ?? "") }
+            prompt = list.flatMap { Self.words($0.stringValue ?? "") }
         } else {
-            promptTokens = Self.words(body["prompt"]?.stringValue ?? "")
+            prompt = Self.words(body["prompt"]?.stringValue ?? "")
         }
+        let promptTokens = prompt.count
         let maxTokens = Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? 16)
         guard maxTokens >= 1 else { return error(.badRequest, "BadRequestError", "max_tokens must be at least 1") }
         let stream = body["stream"] == .bool(true)
 
         // Disaggregation: a decode server with a prefill peer sends long prompts there first.
-        var uncached = max(1, promptTokens)
+        var uncached: Int?
         if configuration.role == .decode {
-            if let peer = request.headers[.init("x-prefiller-host-port")!], promptTokens >= configuration.disaggregationThreshold {
+            // llm-d's rule counts the prompt's uncached tokens (prefix-cache hits need no prefill).
+            let uncachedHere = promptTokens - (await driver.cachedTokens(prompt))
+            if let peer = request.headers[.init("x-prefiller-host-port")!], uncachedHere >= configuration.disaggregationThreshold {
                 try await prefillRemotely(peer: peer, body: body, chat: chat)
                 uncached = 1
             }
         }
-        let progress = await driver.submit(promptTokens: max(1, promptTokens), cachedPromptTokens: 0,
-                                           uncachedPromptTokens: uncached, maxTokens: maxTokens)
+        let progress = await driver.submit(prompt: prompt, uncachedPromptTokens: uncached, maxTokens: maxTokens, stream: stream)
         let id = "cmpl-\(UUID().uuidString.lowercased().prefix(12))"
         let created = Int(Date().timeIntervalSince1970)
         let object = chat ? "chat.completion" : "text_completion"
@@ -126,8 +129,8 @@ struct OpenAIEndpoints: Sendable {
         guard response.status == .ok else { throw EmulatorError("prefill peer \(peer) answered \(response.status.code)") }
     }
 
-    static func words(_ text: String) -> Int {
-        text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).count
+    static func words(_ text: String) -> [Substring] {
+        text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
     }
 
     static func text(_ tokens: Int) -> String {

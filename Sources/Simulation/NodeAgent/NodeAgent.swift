@@ -3,6 +3,7 @@ import KubeClient
 import KubeCore
 import KubeRuntime
 import Logging
+import Sizing
 import Synchronization
 
 /// Starts and stops the model server of one pod (the container runtime of the node agent).
@@ -27,6 +28,20 @@ public struct StartupDelay: Sendable {
 
     /// The same delay for every pod.
     public static func fixed(_ duration: Duration) -> StartupDelay { StartupDelay { _ in duration } }
+
+    /// `base` plus `perGiB` for every GiB of weights each device loads (the model from the
+    /// pod's `--model`, split over its tensor-parallel devices), so a 70B model takes longer to
+    /// come up than an 8B one, as real servers do.
+    public static func byModelSize(base: Duration, perGiB: Duration) -> StartupDelay {
+        StartupDelay { pod in
+            let args = pod.spec?.containers?.first?.args ?? []
+            let model = args.first { $0.hasPrefix("--model=") }.map { String($0.dropFirst("--model=".count)) }
+            guard let model, let profile = ModelCatalog.builtIn.profile(for: model) else { return base }
+            let tp = args.first { $0.hasPrefix("--tensor-parallel-size=") }.flatMap { Int($0.dropFirst("--tensor-parallel-size=".count)) } ?? 1
+            let gib = Double(profile.weightsBytes(dtype: profile.weightsDType)) / Double(max(1, tp)) / Double(1 << 30)
+            return base + perGiB * gib
+        }
+    }
 }
 
 /// Plays the kubelet for emulated GPU nodes: registers them, keeps them Ready (node Lease and
