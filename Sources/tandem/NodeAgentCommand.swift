@@ -50,7 +50,7 @@ struct NodeAgentCommand: AsyncParsableCommand {
         }
         let configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfig)
         let client = try KubernetesClient(configuration: configuration)
-        let agent = NodeAgent(client: client, nodes: emulated, launcher: EmulatorLauncher(),
+        let agent = NodeAgent(client: client, nodes: emulated, launcher: EmulatorLauncher(client: client),
                               startupDelay: .byModelSize(base: .milliseconds(Int64(startupDelay * 1000)),
                                                          perGiB: .milliseconds(Int64(secondsPerGib * 1000))))
         let task = Task { try await agent.run() }

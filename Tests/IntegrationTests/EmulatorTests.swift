@@ -19,9 +19,9 @@ struct EmulatorTests {
     }
 
     @Test func realOpenAIClientAndPrometheusParser() async throws {
-        let emulator = try await server("127.0.0.77", role: .both)
+        let emulator = try await server("127.1.0.77", role: .both)
         let result = try await Script.exec(["python3", Script.projectRoot + "/hack/check-emulator.py",
-                                      "http://127.0.0.77:\(emulator.port)", "meta-llama/Llama-3.1-8B-Instruct"])
+                                      "http://127.1.0.77:\(emulator.port)", "meta-llama/Llama-3.1-8B-Instruct"])
         await emulator.stop()
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("all checks passed"), "\(result.output)")
@@ -36,20 +36,20 @@ struct EmulatorTests {
     }
 
     @Test func disaggregationThresholdBoundary() async throws {
-        let prefill = try await server("127.0.0.78", role: .prefill)
-        let decode = try await server("127.0.0.79", role: .decode, threshold: 100)
+        let prefill = try await server("127.1.0.78", role: .prefill)
+        let decode = try await server("127.1.0.79", role: .decode, threshold: 100)
         let http = HTTPClient()
         func promptTokensOnPrefill() async throws -> Double {
-            let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.78:\(prefill.port)/metrics"), timeout: .seconds(5))
+            let response = try await http.execute(HTTPClientRequest(url: "http://127.1.0.78:\(prefill.port)/metrics"), timeout: .seconds(5))
             let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
             let line = text.split(separator: "\n").first { $0.hasPrefix("vllm:prompt_tokens_total{") }
             return Double(line?.split(separator: " ").last ?? "") ?? -1
         }
         func complete(words: Int, tag: String) async throws {
-            var request = HTTPClientRequest(url: "http://127.0.0.79:\(decode.port)/v1/completions")
+            var request = HTTPClientRequest(url: "http://127.1.0.79:\(decode.port)/v1/completions")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "x-prefiller-host-port", value: "127.0.0.78:\(prefill.port)")
+            request.headers.add(name: "x-prefiller-host-port", value: "127.1.0.78:\(prefill.port)")
             // Distinct words per request: no prefix-cache hit may lower the uncached count.
             let prompt = (0..<words).map { "\(tag)\($0)" }.joined(separator: " ")
             request.body = .bytes(ByteBuffer(string: #"{"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":"\#(prompt)","max_tokens":2}"#))
@@ -79,10 +79,10 @@ struct LoadGeneratorTests {
         let configuration = try EmulatorConfiguration.make(
             args: ["--model=meta-llama/Llama-3.1-8B-Instruct"], accelerator: h100, devices: 1, role: .both)
         let port = Int.random(in: 20_000..<30_000)
-        let server = try await EmulatedModelServer.start(configuration, address: "127.0.0.80", port: port)
+        let server = try await EmulatedModelServer.start(configuration, address: "127.1.0.80", port: port)
         let plan = ArrivalSchedule.generate(pattern: .steady, rate: 20, duration: .seconds(2), promptTokens: 128,
                                             outputTokens: 16, seed: 1)
-        let report = try await LoadRunner.run(targets: ["http://127.0.0.80:\(port)"], model: configuration.servedModelName, plan: plan)
+        let report = try await LoadRunner.run(targets: ["http://127.1.0.80:\(port)"], model: configuration.servedModelName, plan: plan)
         await server.stop()
         #expect(report.sent == plan.count)
         #expect(report.failed == 0, "\(report.firstError ?? "")")

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import KubeClient
 import KubeCore
 import KubeTestSupport
@@ -15,7 +16,7 @@ struct NodeAgentTests {
         let client = try cluster.adminClient()
         let accelerator = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-a100-80gb"))
         let nodes = (0..<2).map { EmulatedNode(name: "a100-\($0)", accelerator: accelerator, devices: 8) }
-        let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(), startupDelay: .fixed(.milliseconds(300)),
+        let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(client: client), startupDelay: .fixed(.milliseconds(300)),
                               maxTerminationGrace: .seconds(1))
         let running = Task { try await agent.run() }
         let http = HTTPClient()
@@ -91,6 +92,67 @@ struct NodeAgentTests {
         running.cancel()
         _ = await running.result
         #expect(agent.servedAddresses.isEmpty, "servers left running after the agent stopped")
+        try await http.shutdown()
+        try await client.shutdown()
+    }
+
+    @Test func decodePodsFindTheirPoolsPrefillPodsThroughTheAPI() async throws {
+        let cluster = try await TestCluster.dedicated("nodeagent")
+        let client = try cluster.adminClient()
+        let h100 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h100"))
+        let agent = NodeAgent(client: client, nodes: [EmulatedNode(name: "h100-pd", accelerator: h100, devices: 8)],
+                              launcher: EmulatorLauncher(client: client), startupDelay: .fixed(.milliseconds(200)))
+        let running = Task { try await agent.run() }
+        let http = HTTPClient()
+        do {
+            try await cluster.withNamespace("pd") { admin, namespace in
+                let label = try #require(h100.nodeLabels.first)
+                for role in ["prefill", "decode"] {
+                    let labels = ["inference.x-k8s.io/pool": "p", "inference.x-k8s.io/role": role, "llm-d.ai/role": role]
+                    _ = try await admin.resources(Pod.self, namespace: namespace).create(Pod(
+                        metadata: ObjectMeta(name: "p-\(role)", labels: labels),
+                        spec: PodSpec(
+                            containers: [Container(
+                                name: "vllm", image: "vllm/vllm-openai:v0.12.0", args: ["--model=meta-llama/Llama-3.1-8B-Instruct"],
+                                ports: [ContainerPort(name: "metrics", containerPort: 8000)],
+                                resources: ResourceRequirements(limits: ["nvidia.com/gpu": 1], requests: ["nvidia.com/gpu": 1]))],
+                            nodeSelector: [label.key: label.value],
+                            tolerations: [Toleration(key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule")])))
+                }
+                let pods = admin.resources(Pod.self, namespace: namespace)
+                let addresses = try await eventually(timeout: .seconds(60), "both pods serving") { () -> [String: String]? in
+                    let listed = try await pods.list().items.filter { $0.status?.phase == "Running" }
+                    let byRole = Dictionary(uniqueKeysWithValues: listed.compactMap { pod in
+                        pod.status?.podIP.map { (pod.metadata.labels?["llm-d.ai/role"] ?? "", $0) }
+                    })
+                    return byRole.count == 2 ? byRole : nil
+                }
+                func promptTokens(_ address: String) async throws -> Double {
+                    let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/metrics"), timeout: .seconds(5))
+                    let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                    let line = text.split(separator: "\n").first { $0.hasPrefix("vllm:prompt_tokens_total{") }
+                    return Double(line?.split(separator: " ").last ?? "") ?? -1
+                }
+                var request = HTTPClientRequest(url: "http://\(addresses["decode"]!):8000/v1/completions")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                let prompt = (0..<150).map { "q\($0)" }.joined(separator: " ")
+                request.body = .bytes(ByteBuffer(string: #"{"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":"\#(prompt)","max_tokens":3}"#))
+                let response = try await http.execute(request, timeout: .seconds(30))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                #expect(response.status == .ok)
+                // No header: the decode server found the pool's prefill pod through the API.
+                #expect(try await promptTokens(addresses["prefill"]!) == 150)
+            }
+        } catch {
+            running.cancel()
+            _ = await running.result
+            try? await http.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+        running.cancel()
+        _ = await running.result
         try await http.shutdown()
         try await client.shutdown()
     }

@@ -4,6 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
+import KubeClient
 
 /// An emulated vLLM server listening on one loopback address: `/health`, `/v1/models` and the
 /// OpenAI endpoints of vLLM's API server, on the port the pod names `metrics`.
@@ -67,7 +69,12 @@ public final class EmulatedModelServer: ModelServerHandle {
 /// Starts an ``EmulatedModelServer`` for each model-server pod (the node agent's runtime),
 /// sized for the node's accelerator and the pod's devices and flags.
 public struct EmulatorLauncher: ModelServerLauncher {
-    public init() {}
+    /// Finds prefill peers of decode pods through the API; `nil`: only the request header does.
+    let client: KubernetesClient?
+
+    public init(client: KubernetesClient? = nil) {
+        self.client = client
+    }
 
     public func start(pod: Pod, node: EmulatedNode, address: String, port: Int) async throws -> any ModelServerHandle {
         let container = pod.spec?.containers?.first { $0.name == "vllm" } ?? pod.spec?.containers?.first
@@ -78,9 +85,38 @@ public struct EmulatorLauncher: ModelServerLauncher {
         default: .both
         }
         let threshold = container?.env?.first { $0.name == "TANDEM_DISAGGREGATION_THRESHOLD" }?.value.flatMap { Int($0) } ?? 100
-        let configuration = try EmulatorConfiguration.make(
+        var configuration = try EmulatorConfiguration.make(
             args: container?.args ?? [], accelerator: node.accelerator, devices: devices, role: role,
             image: container?.image, disaggregationThreshold: threshold)
+        if role == .decode, let client, let pool = pod.metadata.labels?["inference.x-k8s.io/pool"] {
+            configuration.prefillPeers = PrefillPeers(client: client, namespace: pod.metadata.namespace ?? "", pool: pool).next
+        }
         return try await EmulatedModelServer.start(configuration, address: address, port: port)
+    }
+}
+
+/// The ready prefill pods of a pool, found by label selector through the API (Services do not
+/// route on the local cluster), taken in turn. Only loopback pod IPs are returned.
+final class PrefillPeers: Sendable {
+    let pods: ResourceClient<Pod>
+    let selector: String
+    private let turn = Atomic<Int>(0)
+
+    init(client: KubernetesClient, namespace: String, pool: String) {
+        pods = client.resources(Pod.self, namespace: namespace)
+        selector = "inference.x-k8s.io/pool=\(pool),inference.x-k8s.io/role=prefill"
+    }
+
+    @Sendable func next() async -> String? {
+        guard let listed = try? await pods.list(ListOptions(labelSelector: selector)).items else { return nil }
+        let ready = listed.compactMap { pod -> String? in
+            guard pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true,
+                let ip = pod.status?.podIP, ip.hasPrefix("127.")
+            else { return nil }
+            let port = pod.spec?.containers?.first?.ports?.first { $0.name == "metrics" }?.containerPort ?? 8000
+            return "\(ip):\(port)"
+        }.sorted()
+        guard !ready.isEmpty else { return nil }
+        return ready[turn.add(1, ordering: .relaxed).oldValue % ready.count]
     }
 }

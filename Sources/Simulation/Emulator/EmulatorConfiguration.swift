@@ -22,6 +22,9 @@ public struct EmulatorConfiguration: Sendable {
     /// A decode server sends prompts with at least this many uncached tokens to its prefill peer
     /// (llm-d's `prefix-based-pd-decider` rule); shorter ones it prefills itself.
     public var disaggregationThreshold: Int
+    /// Finds a prefill peer (`host:port`) when a request names none, as llm-d's router would
+    /// choose one: the node agent looks up the pool's ready prefill pods through the API.
+    public var prefillPeers: (@Sendable () async -> String?)?
 
     /// Flags Tandem or llm-d set that do not concern the engine's size.
     static let servingFlags: Set<String> = ["--model", "--served-model-name", "--port", "--host", "--kv-transfer-config"]
@@ -87,6 +90,7 @@ public struct EmulatorConfiguration: Sendable {
         return EmulatorConfiguration(
             servedModelName: value("--served-model-name") ?? model, role: role, engine: engine,
             numGPUBlocks: configuration.kvCacheBlocks, blockSize: configuration.blockSize,
-            gpuMemoryUtilization: sizing.gpuMemoryUtilization.value, disaggregationThreshold: disaggregationThreshold)
+            gpuMemoryUtilization: sizing.gpuMemoryUtilization.value, disaggregationThreshold: disaggregationThreshold,
+            prefillPeers: nil)
     }
 }

@@ -58,7 +58,11 @@ struct OpenAIEndpoints: Sendable {
         if configuration.role == .decode {
             // llm-d's rule counts the prompt's uncached tokens (prefix-cache hits need no prefill).
             let uncachedHere = promptTokens - (await driver.cachedTokens(prompt))
-            if let peer = request.headers[.init("x-prefiller-host-port")!], uncachedHere >= configuration.disaggregationThreshold {
+            var peer = request.headers[.init("x-prefiller-host-port")!]
+            if peer == nil, uncachedHere >= configuration.disaggregationThreshold, let find = configuration.prefillPeers {
+                peer = await find()
+            }
+            if uncachedHere >= configuration.disaggregationThreshold, let peer {
                 try await prefillRemotely(peer: peer, body: body, chat: chat)
                 uncached = 1
             }

@@ -17,6 +17,9 @@ public final class LoopbackAddresses: Sendable {
 
     public init() {}
 
+    /// The process-wide pool: node agents in one process must never hand out one address twice.
+    public static let shared = LoopbackAddresses()
+
     /// A free address; `nil` when all are taken.
     public func take() -> String? {
         state.withLock { state -> String? in

@@ -61,7 +61,7 @@ public final class NodeAgent: Sendable {
     let leaseRenewal: Duration
     /// A deleted pod's server stops after its grace period or this, whichever is shorter.
     let maxTerminationGrace: Duration
-    let addresses = LoopbackAddresses()
+    let addresses: LoopbackAddresses
     let running = Mutex<[String: RunningPod]>([:])
     let logger: Logger
 
@@ -74,7 +74,9 @@ public final class NodeAgent: Sendable {
 
     public init(client: KubernetesClient, nodes: [EmulatedNode], launcher: any ModelServerLauncher,
                 startupDelay: StartupDelay = .fixed(.seconds(2)), leaseRenewal: Duration = .seconds(10),
-                maxTerminationGrace: Duration = .seconds(5), logger: Logger = Logger(label: "tandem.node-agent")) {
+                maxTerminationGrace: Duration = .seconds(5), addresses: LoopbackAddresses = .shared,
+                logger: Logger = Logger(label: "tandem.node-agent")) {
+        self.addresses = addresses
         self.client = client
         self.nodes = nodes
         self.launcher = launcher
