@@ -121,23 +121,14 @@ struct Emulate: AsyncParsableCommand {
     func run() async throws {
         guard address.hasPrefix("127.") else { throw ValidationError("--address must be a loopback address (127.0.0.0/8)") }
         guard let engineRole = EngineRole(rawValue: role) else { throw ValidationError("--role must be both, prefill or decode") }
-        guard let chosen = AcceleratorCatalogLookup.find(accelerator) else { throw ValidationError("unknown accelerator \(accelerator)") }
+        guard let chosen = AcceleratorCatalog.builtIn.accelerator(named: accelerator) else {
+            throw ValidationError("unknown accelerator \(accelerator)")
+        }
         let configuration = try EmulatorConfiguration.make(args: args, accelerator: chosen, devices: devices, role: engineRole)
         let server = try await EmulatedModelServer.start(configuration, address: address, port: port)
         print("serving \(configuration.servedModelName) on http://\(address):\(port) (Ctrl-C stops)")
-        let signals = AsyncStream<Int32>.makeStream()
-        for signal in [SIGTERM, SIGINT] {
-            Foundation.signal(signal, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signal)
-            source.setEventHandler { signals.continuation.yield(signal) }
-            source.resume()
-            SignalSources.keep(source)
-        }
-        for await _ in signals.stream { break }
+        await SignalSources.waitForTermination()
         await server.stop()
     }
 }
 
-enum AcceleratorCatalogLookup {
-    static func find(_ name: String) -> Accelerator? { AcceleratorCatalog.builtIn.accelerator(named: name) }
-}

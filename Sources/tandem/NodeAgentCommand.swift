@@ -55,23 +55,28 @@ struct NodeAgentCommand: AsyncParsableCommand {
                                                          perGiB: .milliseconds(Int64(secondsPerGib * 1000))))
         let task = Task { try await agent.run() }
         // SIGTERM / SIGINT stop the servers and leave.
-        let signals = AsyncStream<Int32>.makeStream()
-        for signal in [SIGTERM, SIGINT] {
-            Foundation.signal(signal, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signal)
-            source.setEventHandler { signals.continuation.yield(signal) }
-            source.resume()
-            SignalSources.keep(source)
-        }
-        for await _ in signals.stream { break }
+        await SignalSources.waitForTermination()
         task.cancel()
         _ = await task.result
         try await client.shutdown()
     }
 }
 
-/// Keeps signal sources alive for the life of the process.
+/// SIGTERM and SIGINT for commands that run until stopped.
 enum SignalSources {
+    /// Keeps the sources alive for the life of the process.
     nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
-    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+
+    /// Returns when the process receives SIGTERM or SIGINT.
+    static func waitForTermination() async {
+        let signals = AsyncStream<Int32>.makeStream()
+        for signal in [SIGTERM, SIGINT] {
+            Foundation.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal)
+            source.setEventHandler { signals.continuation.yield(signal) }
+            source.resume()
+            sources.append(source)
+        }
+        for await _ in signals.stream { break }
+    }
 }
