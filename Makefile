@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CLUSTER ?= dev
 
-.PHONY: help deps build test unit integration run down clean
+.PHONY: help deps build test unit integration e2e run down clean
 
 help:
 	@echo "make run    - install deps, start the local control plane ($(CLUSTER)), print how to use it"
@@ -26,6 +26,8 @@ unit:
 	@bash hack/test.sh unit
 integration:
 	@bash hack/test.sh integration
+e2e:
+	@bash hack/test.sh e2e
 
 run: deps build
 	@bash hack/local-cluster.sh up $(CLUSTER)

@@ -53,6 +53,7 @@ let package = Package(
             dependencies: ["KubeCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Sizing"),
+        .target(name: "Autoscaling"),
         .target(
             name: "Rendering",
             dependencies: ["KubeCore", "TandemAPI", "Sizing", .product(name: "Yams", package: "Yams")]
@@ -101,6 +102,7 @@ let package = Package(
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore"]),
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
+        .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore"]),
         .testTarget(

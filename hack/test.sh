@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # `make test`: every check the project has, phase by phase, each phase timed.
-# Phases: deps, build, unit, integration (later: e2e). Pass phase names to run only those.
+# Phases: deps, build, unit, integration (the client and runtime against a real API server),
+# e2e (the operator, node agent, emulators and the tandem binary working together). Pass phase
+# names to run only those.
 # The control plane the integration tests use is started here, writes only to log files,
 # and is stopped on exit, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 phases=("$@")
-[ ${#phases[@]} -gt 0 ] || phases=(deps build unit integration)
+[ ${#phases[@]} -gt 0 ] || phases=(deps build unit integration e2e)
+# Suites of the e2e phase (a regular expression over swift-testing's test identifiers).
+e2e='IntegrationTests\.(OperatorTests|OperatorProcessTests|CommandLineTests|NodeAgentTests|EmulatorTests|LoadGeneratorTests)\b'
+
 
 declare -a report=()
 results=$(mktemp /tmp/tandem-test-results.XXXXXX)
@@ -55,13 +60,16 @@ run_build() { swift build --build-tests; }
 # swift test's output goes to the terminal and to $results (for the closing count).
 swift_test() { swift test --skip-build "$@" 2>&1 | tee -a "$results"; }
 run_unit() { swift_test --skip IntegrationTests; }
-run_integration() {
+# The shared control plane for the integration and e2e phases, started once.
+shared_cluster() {
+  [ -n "$cluster" ] && return 0
   cluster="test-make-$$"
   bash hack/local-cluster.sh up "$cluster"
   eval "$(bash hack/local-cluster.sh env "$cluster")"
   export TANDEM_TEST_KUBECONFIG=$KUBECONFIG TANDEM_ROOT=$root
-  swift_test --filter IntegrationTests
 }
+run_integration() { shared_cluster && swift_test --filter IntegrationTests --skip "$e2e"; }
+run_e2e() { shared_cluster && swift_test --filter "$e2e"; }
 
 for p in "${phases[@]}"; do
   phase "$p" "run_$p"

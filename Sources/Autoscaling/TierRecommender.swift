@@ -1,0 +1,566 @@
+import Foundation  // libm (ceil/floor/round) is linked through Foundation on Linux.
+
+/// Per-replica targets for the signals a tier scales on; a `nil` target means the signal is not used.
+public struct ScalingTargets: Sendable, Hashable {
+    /// Requests waiting per replica (a queue signal; prefill's default).
+    public var waitingRequestsPerReplica: Double?
+    /// KV-cache usage per replica, 0–1 (a memory signal; decode's default).
+    public var kvCacheUtilization: Double?
+    /// Requests running per replica.
+    public var runningRequestsPerReplica: Double?
+
+    /// Targets for the given signals.
+    public init(
+        waitingRequestsPerReplica: Double? = nil,
+        kvCacheUtilization: Double? = nil,
+        runningRequestsPerReplica: Double? = nil
+    ) {
+        self.waitingRequestsPerReplica = waitingRequestsPerReplica
+        self.kvCacheUtilization = kvCacheUtilization
+        self.runningRequestsPerReplica = runningRequestsPerReplica
+    }
+
+    /// Prefill's default: scale on the queue.
+    ///
+    /// Source: 4 waiting requests per replica: API.md's `target.waitingRequestsPerReplica` example.
+    public static let prefillDefault = ScalingTargets(waitingRequestsPerReplica: 4)
+
+    /// Decode's default: scale on KV-cache fill, and on the running batch as a backstop.
+    ///
+    /// Source: 0.8 KV usage and 200 running requests per replica: API.md's `target` example values.
+    public static let decodeDefault = ScalingTargets(kvCacheUtilization: 0.8, runningRequestsPerReplica: 200)
+}
+
+/// How fast a tier may move in one direction.
+public struct ScalingPolicy: Sendable, Hashable {
+    /// How far back recommendations are remembered: scale-up takes the lowest, scale-down the
+    /// highest recommendation within this window (HPA's stabilization window).
+    public var stabilizationSeconds: Int
+    /// The most replicas added (or removed) within any ``periodSeconds``; 0 disables this direction.
+    public var maxReplicasPerStep: Int
+    /// The length of the window ``maxReplicasPerStep`` applies to.
+    public var periodSeconds: Int
+
+    /// A policy with the given window, step and period.
+    public init(stabilizationSeconds: Int, maxReplicasPerStep: Int, periodSeconds: Int) {
+        self.stabilizationSeconds = stabilizationSeconds
+        self.maxReplicasPerStep = maxReplicasPerStep
+        self.periodSeconds = periodSeconds
+    }
+
+    /// The default scale-up policy.
+    ///
+    /// Source: Kubernetes HPA defaults: scale-up stabilization 0 s; policy "4 pods or 100% per 15 s"
+    ///   (we keep the pods policy). API.md's example uses the same numbers.
+    public static let scaleUpDefault = ScalingPolicy(stabilizationSeconds: 0, maxReplicasPerStep: 4, periodSeconds: 15)
+
+    /// The default scale-down policy.
+    ///
+    /// Source: Kubernetes HPA default scale-down stabilization 300 s; 1 replica per 60 s from API.md's
+    ///   example (HPA's default would allow 100% per 15 s, too abrupt for GPU pods).
+    public static let scaleDownDefault = ScalingPolicy(stabilizationSeconds: 300, maxReplicasPerStep: 1, periodSeconds: 60)
+}
+
+/// The scale-up and scale-down policies of a tier.
+public struct ScalingBehavior: Sendable, Hashable {
+    /// How the tier grows.
+    public var scaleUp: ScalingPolicy
+    /// How the tier shrinks.
+    public var scaleDown: ScalingPolicy
+
+    /// A behavior with the given policies (defaults: ``ScalingPolicy/scaleUpDefault`` and
+    /// ``ScalingPolicy/scaleDownDefault``).
+    public init(scaleUp: ScalingPolicy = .scaleUpDefault, scaleDown: ScalingPolicy = .scaleDownDefault) {
+        self.scaleUp = scaleUp
+        self.scaleDown = scaleDown
+    }
+
+    /// ``ScalingPolicy/scaleUpDefault`` and ``ScalingPolicy/scaleDownDefault``.
+    public static let `default` = ScalingBehavior()
+}
+
+/// Knative-KPA-style panic mode: a sudden burst scales up at once instead of waiting for windows.
+public struct PanicPolicy: Sendable, Hashable {
+    /// The short window whose mean recommendation is compared with the ready pods.
+    ///
+    /// Source: Knative KPA: panic window = 10% of the stable window = 6 s.
+    public var window: Duration
+    /// Panic ends once this long has passed with no trigger.
+    ///
+    /// Source: Knative KPA: stable window 60 s.
+    public var stableWindow: Duration
+    /// Panic starts when the panic-window recommendation ≥ threshold × ready pods.
+    ///
+    /// Source: Knative KPA: panic threshold 200%.
+    public var threshold: Double
+
+    /// A panic policy; `threshold` ≤ 0 or non-finite disables panic mode.
+    public init(window: Duration = .seconds(6), stableWindow: Duration = .seconds(60), threshold: Double = 2.0) {
+        self.window = window
+        self.stableWindow = stableWindow
+        self.threshold = threshold
+    }
+
+    /// The Knative KPA numbers: 6 s window, 60 s stable window, 200% threshold.
+    public static let `default` = PanicPolicy()
+}
+
+/// Everything one scaling decision for one tier needs.
+public struct RecommendationInput: Sendable, Hashable {
+    /// The tier's replicas as the Deployment's spec has them.
+    public var currentReplicas: Int
+    /// The tier's ready pods.
+    public var readyReplicas: Int
+    /// The signals of the ready pods that could be scraped, one entry per pod. Ready pods with
+    /// no entry (`readyReplicas > pods.count`), and entries with a `nil` field, count as pods
+    /// without metrics for that signal.
+    public var pods: [PodSignals]
+    /// The targets; signals with a `nil` target are ignored.
+    public var targets: ScalingTargets
+    /// The lower bound; prefill may use 0 (scale to zero).
+    public var minReplicas: Int
+    /// The upper bound.
+    public var maxReplicas: Int
+    /// The rate limits and stabilization windows.
+    public var behavior: ScalingBehavior
+    /// Panic mode's windows and threshold.
+    public var panic: PanicPolicy
+    /// The usage ratio within which the tier is left alone.
+    ///
+    /// Source: Kubernetes HPA: --horizontal-pod-autoscaler-tolerance defaults to 0.1 (10%).
+    public var tolerance: Double
+
+    /// An input; `behavior`, `panic` and `tolerance` default to the HPA/KPA numbers.
+    public init(
+        currentReplicas: Int,
+        readyReplicas: Int,
+        pods: [PodSignals],
+        targets: ScalingTargets,
+        minReplicas: Int,
+        maxReplicas: Int,
+        behavior: ScalingBehavior = .default,
+        panic: PanicPolicy = .default,
+        tolerance: Double = 0.1
+    ) {
+        self.currentReplicas = currentReplicas
+        self.readyReplicas = readyReplicas
+        self.pods = pods
+        self.targets = targets
+        self.minReplicas = minReplicas
+        self.maxReplicas = maxReplicas
+        self.behavior = behavior
+        self.panic = panic
+        self.tolerance = tolerance
+    }
+}
+
+/// The signals a tier can scale on.
+public enum ScalingSignal: String, Sendable, Hashable, CaseIterable {
+    /// Requests waiting per replica.
+    case waitingRequests
+    /// KV-cache usage 0–1.
+    case kvCacheUtilization
+    /// Requests running per replica.
+    case runningRequests
+
+    /// The name used in reasons.
+    public var label: String {
+        switch self {
+        case .waitingRequests: "waiting requests/replica"
+        case .kvCacheUtilization: "kv-cache"
+        case .runningRequests: "running requests/replica"
+        }
+    }
+}
+
+/// What one signal said in one decision.
+public struct SignalReading: Sendable, Hashable {
+    /// Which signal.
+    public var signal: ScalingSignal
+    /// The mean over pods that reported it.
+    public var average: Double
+    /// The per-replica target.
+    public var target: Double
+    /// Pods that reported the signal.
+    public var podsWithMetrics: Int
+    /// Ready pods that did not report it.
+    public var podsWithoutMetrics: Int
+    /// The replicas this signal alone asks for (HPA's formula, tolerance applied).
+    public var desiredReplicas: Int
+    /// `true` when the usage ratio was within the tolerance, so the signal asked for no change.
+    public var withinTolerance: Bool
+
+    /// A reading; the recommender builds these, tests and callers may too.
+    public init(
+        signal: ScalingSignal, average: Double, target: Double, podsWithMetrics: Int,
+        podsWithoutMetrics: Int, desiredReplicas: Int, withinTolerance: Bool
+    ) {
+        self.signal = signal
+        self.average = average
+        self.target = target
+        self.podsWithMetrics = podsWithMetrics
+        self.podsWithoutMetrics = podsWithoutMetrics
+        self.desiredReplicas = desiredReplicas
+        self.withinTolerance = withinTolerance
+    }
+}
+
+/// Why a recommendation differs from what the signals alone asked for.
+public enum ScalingLimit: String, Sendable, Hashable {
+    /// Clamped to `maxReplicas`.
+    case max
+    /// Raised to `minReplicas`.
+    case min
+    /// Held back by `maxReplicasPerStep` per `periodSeconds`.
+    case stepPolicy
+    /// Held by a stabilization window.
+    case stabilization
+    /// Set by panic mode (scale-up at once, scale-down blocked).
+    case panic
+    /// No metrics: size held.
+    case metricsUnavailable
+}
+
+/// One scaling decision for one tier.
+public struct Recommendation: Sendable, Hashable {
+    /// The replicas the tier should have.
+    public var replicas: Int
+    /// A human-readable reason with the numbers, e.g. `kv-cache 0.93 > target 0.80 across 4 pods`.
+    public var reason: String
+    /// What held the recommendation away from ``desiredReplicas``; `nil` when nothing did.
+    public var limitedBy: ScalingLimit?
+    /// What the signals alone asked for (the largest across signals), before windows and bounds.
+    public var desiredReplicas: Int
+    /// Each signal's reading, for signals with a target and at least one pod reporting it.
+    public var readings: [SignalReading]
+    /// Mean per-pod values of all three signals over pods reporting them (for status).
+    public var observed: PodSignals
+    /// `true` while panic mode is on.
+    public var inPanic: Bool
+
+    /// Shorthand for ``ScalingLimit``.
+    public typealias Limit = ScalingLimit
+
+    /// A recommendation; the recommender builds these, tests and callers may too.
+    public init(
+        replicas: Int, reason: String, limitedBy: ScalingLimit?, desiredReplicas: Int,
+        readings: [SignalReading], observed: PodSignals, inPanic: Bool
+    ) {
+        self.replicas = replicas
+        self.reason = reason
+        self.limitedBy = limitedBy
+        self.desiredReplicas = desiredReplicas
+        self.readings = readings
+        self.observed = observed
+        self.inPanic = inPanic
+    }
+}
+
+/// The HPA-style recommender of one tier, with KPA-style panic mode.
+///
+/// A value type holding the little history the rules need: recent recommendations (for the
+/// stabilization and panic windows), recent scale events (for the step policies) and panic state.
+/// Time is a `Duration` since any fixed origin, passed in by the caller.
+///
+/// ## Rules, in order
+/// 1. Per signal, `desired = ceil(podsWithMetrics × average / target)` (HPA's formula); a usage
+///    ratio `average / target` within the tolerance of 1 keeps the current size. Ready pods without
+///    metrics are assumed at 0 when scaling up and at the target when scaling down (HPA's rule);
+///    if that flips the direction or lands within tolerance, the size is kept. The largest
+///    desired count across signals wins. A tiny epsilon (1e-9) is subtracted before `ceil` so that
+///    floating-point noise (`12.000000000000002`) does not add a replica.
+/// 2. No pod reports any targeted signal: the size is held (`MetricsUnavailable`), only clamped
+///    to [min, max]. If some targeted signal is missing while others are present, the tier does
+///    not scale down.
+/// 3. Panic: when the mean recommendation over the panic window ≥ threshold × ready pods, the
+///    tier scales up at once to it (no stabilization, no step policy; bounded by max) and does not
+///    scale down until a whole stable window passes without a trigger.
+/// 4. Otherwise stabilization: the lowest recommendation within the scale-up window bounds a
+///    scale-up, the highest within the scale-down window bounds a scale-down (HPA's behavior).
+/// 5. Step policies: at most `maxReplicasPerStep` added (removed) within any `periodSeconds`.
+/// 6. Clamp to [min, max].
+///
+/// ## Caveats
+/// The first call seeds the history with the current size, so after a restart the tier does not
+/// scale down until a whole scale-down stabilization window has passed. Scale events are inferred from changes of `currentReplicas` between calls and timed when first
+/// seen, so changes made by others (the ratio guard, a user) also count against the step
+/// policies, and a failed update counts as nothing. Call once per decision with a non-decreasing
+/// `now`.
+public struct TierRecommender: Sendable, Hashable {
+    private struct TimedRecommendation: Sendable, Hashable {
+        var time: Duration
+        var replicas: Int
+        /// `false` for the entry seeded with the current size on the first call.
+        var fromMetrics: Bool
+    }
+
+    private struct ScaleEvent: Sendable, Hashable {
+        var time: Duration
+        var delta: Int
+    }
+
+    private var history: [TimedRecommendation] = []
+    private var events: [ScaleEvent] = []
+    private var lastObservedReplicas: Int?
+    private var lastPanicTrigger: Duration?
+
+    /// A recommender with no history.
+    public init() {}
+
+    /// `true` while panic mode is on.
+    public var inPanic: Bool { lastPanicTrigger != nil }
+
+    /// Makes one decision and remembers what it needs for the next.
+    ///
+    /// - Parameters:
+    ///   - input: The tier's size, pods' signals, targets, bounds and behavior.
+    ///   - now: The time of the decision, since a fixed origin.
+    /// - Returns: The replicas to set, with the reason and what limited them.
+    public mutating func recommend(_ input: RecommendationInput, now: Duration) -> Recommendation {
+        // Out-of-range numbers are brought into [0, replicaCeiling] so arithmetic cannot overflow.
+        let current = Self.sane(input.currentReplicas)
+        let maxBound = Self.sane(input.maxReplicas)
+        let minBound = min(Self.sane(input.minReplicas), maxBound)
+
+        // Scale events, inferred from the spec changing between calls. On the first call, seed
+        // the history with the current size so a restarted operator does not scale down before
+        // a whole scale-down window has been observed.
+        if let last = lastObservedReplicas {
+            if last != current { events.append(ScaleEvent(time: now, delta: current - last)) }
+        } else {
+            history.append(TimedRecommendation(time: now, replicas: current, fromMetrics: false))
+        }
+        lastObservedReplicas = current
+
+        let readings = Self.readings(input, current: current)
+        let observed = Self.observed(input.pods)
+        let targeted = Self.targetedSignals(input.targets)
+
+        // Forget what no window can reach any more.
+        let longest = [
+            Duration.seconds(max(0, input.behavior.scaleUp.stabilizationSeconds)),
+            .seconds(max(0, input.behavior.scaleDown.stabilizationSeconds)),
+            .seconds(max(0, input.behavior.scaleUp.periodSeconds)),
+            .seconds(max(0, input.behavior.scaleDown.periodSeconds)),
+            input.panic.window,
+        ].max() ?? .zero
+        history.removeAll { $0.time <= now - longest }
+        events.removeAll { $0.time <= now - longest }
+
+        guard let winner = readings.max(by: { $0.desiredReplicas < $1.desiredReplicas }) else {
+            // No metrics at all: hold, only within bounds.
+            let held = min(max(current, minBound), maxBound)
+            var reason = targeted.isEmpty
+                ? "no valid target set; holding \(current) replicas"
+                : "no pod reports \(targeted.map(\.label).joined(separator: " or ")) (MetricsUnavailable); holding \(current) replicas"
+            var limit = ScalingLimit.metricsUnavailable
+            if held > current { limit = .min; reason += "; raised to min \(minBound)" }
+            if held < current { limit = .max; reason += "; clamped to max \(maxBound)" }
+            return Recommendation(
+                replicas: held, reason: reason, limitedBy: limit, desiredReplicas: current,
+                readings: [], observed: observed, inPanic: inPanic)
+        }
+
+        var raw = winner.desiredReplicas
+        var reason = Self.describe(winner)
+        let missingSignals = targeted.filter { signal in !readings.contains { $0.signal == signal } }
+        if !missingSignals.isEmpty && raw < current {
+            raw = current
+            reason += "; no pod reports \(missingSignals.map(\.label).joined(separator: ", ")), so not scaling down"
+        }
+        history.append(TimedRecommendation(time: now, replicas: raw, fromMetrics: true))
+
+        // Panic mode (Knative KPA).
+        let ready = max(0, input.readyReplicas, input.pods.count)
+        let panicWindow = history.filter { $0.fromMetrics && ($0.time > now - input.panic.window || $0.time == now) }
+        let panicMean = Double(panicWindow.reduce(0) { $0 + $1.replicas }) / Double(max(1, panicWindow.count))
+        let panicDesired = Self.ceilInt(panicMean)
+        let threshold = input.panic.threshold
+        if ready > 0, threshold.isFinite, threshold > 0, panicMean >= threshold * Double(ready) {
+            if lastPanicTrigger == nil {
+                reason += "; panic: \(panicDesired) over \(Self.format(input.panic.window)) ≥ \(Self.format(threshold))×\(ready) ready"
+            }
+            lastPanicTrigger = now
+        } else if let trigger = lastPanicTrigger, now - trigger >= input.panic.stableWindow {
+            lastPanicTrigger = nil
+            reason += "; panic over (no trigger for \(Self.format(input.panic.stableWindow)))"
+        }
+
+        if inPanic {
+            var replicas = max(current, panicDesired, raw)
+            var limit: ScalingLimit? = replicas != raw ? .panic : nil
+            reason += "; in panic, scaling up at once and not scaling down"
+            if replicas > maxBound { replicas = maxBound; limit = .max; reason += "; clamped to max \(maxBound)" }
+            if replicas < minBound { replicas = minBound; limit = .min; reason += "; raised to min \(minBound)" }
+            return Recommendation(
+                replicas: replicas, reason: reason, limitedBy: limit, desiredReplicas: raw,
+                readings: readings, observed: observed, inPanic: true)
+        }
+
+        var limit: ScalingLimit?
+
+        // Stabilization (HPA): bound a scale-up by the lowest and a scale-down by the highest
+        // recommendation within the respective window.
+        let upWindow = Duration.seconds(max(0, input.behavior.scaleUp.stabilizationSeconds))
+        let downWindow = Duration.seconds(max(0, input.behavior.scaleDown.stabilizationSeconds))
+        var upRecommendation = raw
+        var downRecommendation = raw
+        for entry in history {
+            if entry.time > now - upWindow { upRecommendation = min(upRecommendation, entry.replicas) }
+            if entry.time > now - downWindow { downRecommendation = max(downRecommendation, entry.replicas) }
+        }
+        var replicas = current
+        if replicas < upRecommendation { replicas = upRecommendation }
+        if replicas > downRecommendation { replicas = downRecommendation }
+        if replicas != raw {
+            limit = .stabilization
+            let window = raw > current ? "scale-up" : "scale-down"
+            let seconds = raw > current ? upWindow : downWindow
+            reason += "; held at \(replicas) by \(window) stabilization (\(Self.format(seconds)) window)"
+        }
+
+        // Step policies (HPA): count what was added (removed) within the period.
+        if replicas > current {
+            let policy = input.behavior.scaleUp
+            let period = Duration.seconds(max(0, policy.periodSeconds))
+            let added = events.filter { $0.time > now - period && $0.delta > 0 }.reduce(0) { $0 + $1.delta }
+            let limitUp = max(current, current - added + Self.sane(policy.maxReplicasPerStep))
+            if replicas > limitUp {
+                replicas = limitUp
+                limit = .stepPolicy
+                reason += "; limited to \(replicas) by scale-up policy (\(policy.maxReplicasPerStep) per \(policy.periodSeconds)s)"
+            }
+        } else if replicas < current {
+            let policy = input.behavior.scaleDown
+            let period = Duration.seconds(max(0, policy.periodSeconds))
+            let removed = events.filter { $0.time > now - period && $0.delta < 0 }.reduce(0) { $0 - $1.delta }
+            let limitDown = min(current, current + removed - Self.sane(policy.maxReplicasPerStep))
+            if replicas < limitDown {
+                replicas = limitDown
+                limit = .stepPolicy
+                reason += "; limited to \(replicas) by scale-down policy (\(policy.maxReplicasPerStep) per \(policy.periodSeconds)s)"
+            }
+        }
+
+        // Bounds.
+        if replicas > maxBound {
+            replicas = maxBound
+            limit = .max
+            reason += "; clamped to max \(maxBound)"
+        } else if replicas < minBound {
+            replicas = minBound
+            limit = .min
+            reason += "; raised to min \(minBound)"
+        }
+        return Recommendation(
+            replicas: replicas, reason: reason, limitedBy: limit, desiredReplicas: raw,
+            readings: readings, observed: observed, inPanic: false)
+    }
+
+    // MARK: - Signals
+
+    private static func targetedSignals(_ targets: ScalingTargets) -> [ScalingSignal] {
+        ScalingSignal.allCases.filter { target(for: $0, in: targets) != nil }
+    }
+
+    /// A target, when set to a usable value (finite, > 0).
+    private static func target(for signal: ScalingSignal, in targets: ScalingTargets) -> Double? {
+        let value: Double? = switch signal {
+        case .waitingRequests: targets.waitingRequestsPerReplica
+        case .kvCacheUtilization: targets.kvCacheUtilization
+        case .runningRequests: targets.runningRequestsPerReplica
+        }
+        guard let value, value.isFinite, value > 0 else { return nil }
+        return value
+    }
+
+    private static func value(of signal: ScalingSignal, in pod: PodSignals) -> Double? {
+        let value: Double? = switch signal {
+        case .waitingRequests: pod.waiting
+        case .kvCacheUtilization: pod.kvCacheUtilization
+        case .runningRequests: pod.running
+        }
+        guard let value, value.isFinite, value >= 0 else { return nil }
+        return value
+    }
+
+    private static func readings(_ input: RecommendationInput, current: Int) -> [SignalReading] {
+        let ready = max(input.readyReplicas, input.pods.count, 0)
+        let tolerance = input.tolerance.isFinite ? max(0, input.tolerance) : 0.1
+        return targetedSignals(input.targets).compactMap { signal in
+            guard let target = target(for: signal, in: input.targets) else { return nil }
+            let values = input.pods.compactMap { value(of: signal, in: $0) }
+            guard !values.isEmpty else { return nil }
+            let reporting = values.count
+            let missing = ready - reporting
+            let sum = values.reduce(0, +)
+            let usageRatio = sum / (target * Double(reporting))
+            var desired: Int
+            var within = false
+            if missing == 0 {
+                if abs(1 - usageRatio) <= tolerance {
+                    desired = current
+                    within = true
+                } else {
+                    desired = ceilInt(sum / target)
+                }
+            } else {
+                // HPA: pods without metrics use 0 on the way up and the target on the way down.
+                let filledSum = usageRatio < 1 ? sum + target * Double(missing) : sum
+                let newRatio = filledSum / (target * Double(ready))
+                if abs(1 - newRatio) <= tolerance || (usageRatio < 1 && newRatio > 1) || (usageRatio > 1 && newRatio < 1) {
+                    desired = current
+                    within = true
+                } else {
+                    desired = ceilInt(filledSum / target)
+                    if (newRatio < 1 && desired > current) || (newRatio > 1 && desired < current) { desired = current }
+                }
+            }
+            return SignalReading(
+                signal: signal, average: sum / Double(reporting), target: target,
+                podsWithMetrics: reporting, podsWithoutMetrics: missing,
+                desiredReplicas: desired, withinTolerance: within)
+        }
+    }
+
+    private static func observed(_ pods: [PodSignals]) -> PodSignals {
+        func mean(_ signal: ScalingSignal) -> Double? {
+            let values = pods.compactMap { value(of: signal, in: $0) }
+            return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+        }
+        return PodSignals(
+            waiting: mean(.waitingRequests), running: mean(.runningRequests),
+            kvCacheUtilization: mean(.kvCacheUtilization))
+    }
+
+    private static func describe(_ reading: SignalReading) -> String {
+        let comparison = reading.withinTolerance ? "≈" : (reading.average > reading.target ? ">" : "<")
+        var text = "\(reading.signal.label) \(format(reading.average)) \(comparison) target \(format(reading.target))"
+        text += " across \(reading.podsWithMetrics) pod\(reading.podsWithMetrics == 1 ? "" : "s")"
+        if reading.podsWithoutMetrics > 0 { text += " (\(reading.podsWithoutMetrics) without metrics)" }
+        text += reading.withinTolerance ? ", within tolerance" : ", wants \(reading.desiredReplicas)"
+        return text
+    }
+
+    /// The largest replica count the recommender works with; larger inputs are clamped to it.
+    static let replicaCeiling = 1_000_000
+
+    private static func sane(_ replicas: Int) -> Int { min(max(0, replicas), replicaCeiling) }
+
+    /// `ceil`, minus floating-point noise, clamped to [0, ``replicaCeiling``].
+    static func ceilInt(_ value: Double) -> Int {
+        guard value.isFinite else { return value > 0 ? replicaCeiling : 0 }
+        return Int(min(max((value - 1e-9).rounded(.up), 0), Double(replicaCeiling)))
+    }
+
+    /// Whole seconds, e.g. `300s`.
+    static func format(_ duration: Duration) -> String { "\(duration.components.seconds)s" }
+
+    /// Two decimals, without Foundation.
+    static func format(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e12 else { return "\(value)" }
+        let hundredths = Int64((abs(value) * 100).rounded())
+        let fraction = hundredths % 100
+        return (value < 0 && hundredths != 0 ? "-" : "") + "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
+    }
+}

@@ -1,0 +1,299 @@
+import Testing
+
+@testable import Autoscaling
+
+private func kv(_ values: Double...) -> [PodSignals] { values.map { PodSignals(kvCacheUtilization: $0) } }
+private func waiting(_ values: Double...) -> [PodSignals] { values.map { PodSignals(waiting: $0) } }
+private func running(_ values: Double...) -> [PodSignals] { values.map { PodSignals(running: $0) } }
+private func repeated(_ pod: PodSignals, _ count: Int) -> [PodSignals] { Array(repeating: pod, count: count) }
+
+private let kvOnly = ScalingTargets(kvCacheUtilization: 0.8)
+private let runningOnly = ScalingTargets(runningRequestsPerReplica: 200)
+private let prefill = ScalingTargets.prefillDefault
+private let decode = ScalingTargets.decodeDefault
+
+private func behavior(up: (Int, Int, Int) = (0, 4, 15), down: (Int, Int, Int) = (300, 1, 60)) -> ScalingBehavior {
+    ScalingBehavior(
+        scaleUp: ScalingPolicy(stabilizationSeconds: up.0, maxReplicasPerStep: up.1, periodSeconds: up.2),
+        scaleDown: ScalingPolicy(stabilizationSeconds: down.0, maxReplicasPerStep: down.1, periodSeconds: down.2))
+}
+
+/// One decision in a case: the state at `t` seconds and what must come out.
+struct Step: Sendable {
+    var t: Int
+    var current: Int
+    var ready: Int?
+    var pods: [PodSignals]
+    var want: Int
+    var limit: ScalingLimit?
+    var panic: Bool = false
+    var reasonContains: String? = nil
+}
+
+struct RecommenderCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var targets: ScalingTargets
+    var min = 1
+    var max = 16
+    var behavior = ScalingBehavior.default
+    var tolerance = 0.1
+    var steps: [Step]
+    var testDescription: String { name }
+}
+
+private let cases: [RecommenderCase] = [
+    RecommenderCase(name: "within tolerance above target keeps size", targets: kvOnly, steps: [
+        Step(t: 0, current: 4, pods: kv(0.85, 0.85, 0.85, 0.85), want: 4, limit: nil, reasonContains: "within tolerance"),
+    ]),
+    RecommenderCase(name: "within tolerance below target keeps size", targets: kvOnly, steps: [
+        Step(t: 0, current: 4, pods: kv(0.75, 0.75, 0.75, 0.75), want: 4, limit: nil),
+    ]),
+    RecommenderCase(name: "kv-cache alone scales up outside tolerance", targets: kvOnly, steps: [
+        Step(t: 0, current: 4, pods: kv(0.93, 0.93, 0.93, 0.93), want: 5, limit: nil,
+             reasonContains: "kv-cache 0.93 > target 0.80 across 4 pods"),
+    ]),
+    RecommenderCase(name: "zero tolerance scales on a small excess", targets: kvOnly, tolerance: 0, steps: [
+        Step(t: 0, current: 4, pods: kv(0.85, 0.85, 0.85, 0.85), want: 5, limit: nil),
+    ]),
+    RecommenderCase(name: "waiting alone scales prefill up", targets: prefill, steps: [
+        Step(t: 0, current: 3, pods: waiting(6, 6, 6), want: 5, limit: nil,
+             reasonContains: "waiting requests/replica 6.00 > target 4.00 across 3 pods"),
+    ]),
+    RecommenderCase(name: "running alone scales up", targets: runningOnly, steps: [
+        Step(t: 0, current: 2, pods: running(300, 300), want: 3, limit: nil),
+    ]),
+    RecommenderCase(name: "combined signals: the largest wins", targets: decode, steps: [
+        Step(t: 0, current: 4, pods: repeated(PodSignals(running: 300, kvCacheUtilization: 0.9), 4), want: 6, limit: nil,
+             reasonContains: "running requests/replica"),
+    ]),
+    RecommenderCase(name: "combined signals: one within tolerance holds against another going down",
+                    targets: decode, behavior: behavior(down: (0, 4, 60)), steps: [
+        Step(t: 0, current: 4, pods: repeated(PodSignals(running: 50, kvCacheUtilization: 0.8), 4), want: 4, limit: nil),
+    ]),
+    RecommenderCase(name: "scale-down held by stabilization, then stepped", targets: kvOnly, steps: [
+        Step(t: 0, current: 4, pods: kv(0.2, 0.2, 0.2, 0.2), want: 4, limit: .stabilization),
+        Step(t: 100, current: 4, pods: kv(0.2, 0.2, 0.2, 0.2), want: 4, limit: .stabilization),
+        Step(t: 301, current: 4, pods: kv(0.2, 0.2, 0.2, 0.2), want: 3, limit: .stepPolicy),
+    ]),
+    RecommenderCase(name: "scale-down stabilization keeps the highest in the window", targets: kvOnly, steps: [
+        Step(t: 0, current: 4, pods: kv(0.8, 0.8, 0.8, 0.8), want: 4, limit: nil),
+        Step(t: 200, current: 4, pods: kv(0.6, 0.6, 0.6, 0.6), want: 4, limit: .stabilization),
+        Step(t: 301, current: 4, pods: kv(0.6, 0.6, 0.6, 0.6), want: 3, limit: nil),
+    ]),
+    RecommenderCase(name: "scale-up stabilization keeps the lowest in the window", targets: kvOnly,
+                    behavior: behavior(up: (60, 4, 15)), steps: [
+        Step(t: 0, current: 4, pods: kv(0.8, 0.8, 0.8, 0.8), want: 4, limit: nil),
+        Step(t: 30, current: 4, pods: kv(0.9, 0.9, 0.9, 0.9), want: 4, limit: .stabilization),
+        Step(t: 61, current: 4, pods: kv(0.9, 0.9, 0.9, 0.9), want: 5, limit: nil),
+    ]),
+    RecommenderCase(name: "scale-up step policy, 1 per 15 s", targets: prefill, behavior: behavior(up: (0, 1, 15)), steps: [
+        Step(t: 0, current: 4, pods: waiting(7, 7, 7, 7), want: 5, limit: .stepPolicy),
+        Step(t: 5, current: 5, pods: repeated(PodSignals(waiting: 5.6), 5), want: 5, limit: .stepPolicy),
+        Step(t: 21, current: 5, pods: repeated(PodSignals(waiting: 5.6), 5), want: 6, limit: .stepPolicy),
+    ]),
+    RecommenderCase(name: "default scale-up step policy: 4 per 15 s", targets: prefill, steps: [
+        Step(t: 0, current: 10, pods: repeated(PodSignals(waiting: 7.6), 10), want: 14, limit: .stepPolicy),
+    ]),
+    RecommenderCase(name: "scale-down step policy, 1 per 60 s", targets: kvOnly, behavior: behavior(down: (0, 1, 60)), steps: [
+        Step(t: 0, current: 6, pods: repeated(PodSignals(kvCacheUtilization: 0.1), 6), want: 5, limit: .stepPolicy),
+        Step(t: 30, current: 5, pods: repeated(PodSignals(kvCacheUtilization: 0.1), 5), want: 5, limit: .stepPolicy),
+        Step(t: 91, current: 5, pods: repeated(PodSignals(kvCacheUtilization: 0.1), 5), want: 4, limit: .stepPolicy),
+    ]),
+    RecommenderCase(name: "panic scales up at once past the step policy", targets: prefill, steps: [
+        Step(t: 0, current: 2, pods: waiting(20, 20), want: 10, limit: nil, panic: true, reasonContains: "panic"),
+    ]),
+    RecommenderCase(name: "panic is still bounded by max", targets: prefill, max: 8, steps: [
+        Step(t: 0, current: 2, pods: waiting(20, 20), want: 8, limit: .max, panic: true),
+    ]),
+    RecommenderCase(name: "panic blocks scale-down and exits after the stable window", targets: prefill,
+                    behavior: behavior(down: (0, 10, 60)), steps: [
+        Step(t: 0, current: 2, pods: waiting(20, 20), want: 10, limit: nil, panic: true),
+        Step(t: 10, current: 10, pods: repeated(PodSignals(waiting: 0), 10), want: 10, limit: .panic, panic: true),
+        Step(t: 30, current: 10, pods: repeated(PodSignals(waiting: 0), 10), want: 10, limit: .panic, panic: true),
+        Step(t: 61, current: 10, pods: repeated(PodSignals(waiting: 0), 10), want: 1, limit: .min, panic: false,
+             reasonContains: "panic over"),
+    ]),
+    RecommenderCase(name: "panic triggers on the panic-window mean, not one spike", targets: prefill, steps: [
+        Step(t: 0, current: 4, pods: waiting(4, 4, 4, 4), want: 4, limit: nil),
+        Step(t: 3, current: 4, pods: waiting(40, 0, 0, 0), want: 8, limit: .stepPolicy, panic: false),
+        Step(t: 5, current: 8, ready: 4, pods: waiting(40, 0, 0, 0), want: 10, limit: nil, panic: true),
+    ]),
+    RecommenderCase(name: "pods without metrics on the way up count as 0", targets: prefill, steps: [
+        Step(t: 0, current: 4, ready: 4, pods: waiting(10, 10), want: 5, limit: nil, reasonContains: "2 without metrics"),
+    ]),
+    RecommenderCase(name: "pods without metrics can flip a scale-up into no change", targets: prefill,
+                    behavior: behavior(down: (0, 4, 60)), steps: [
+        Step(t: 0, current: 4, ready: 4, pods: waiting(4.6, 4.6), want: 4, limit: nil),
+    ]),
+    RecommenderCase(name: "pods without metrics on the way down count as at target", targets: kvOnly,
+                    behavior: behavior(down: (0, 4, 60)), steps: [
+        Step(t: 0, current: 4, ready: 4, pods: kv(0.2, 0.2), want: 3, limit: nil),
+    ]),
+    RecommenderCase(name: "no metrics at all holds the size", targets: decode, steps: [
+        Step(t: 0, current: 3, ready: 3, pods: [], want: 3, limit: .metricsUnavailable, reasonContains: "MetricsUnavailable"),
+        Step(t: 400, current: 3, ready: 3, pods: [PodSignals(), PodSignals()], want: 3, limit: .metricsUnavailable),
+    ]),
+    RecommenderCase(name: "pods report only untargeted signals: metrics unavailable", targets: kvOnly, steps: [
+        Step(t: 0, current: 3, pods: waiting(50, 50, 50), want: 3, limit: .metricsUnavailable),
+    ]),
+    RecommenderCase(name: "no metrics below min raises to min", targets: kvOnly, min: 2, steps: [
+        Step(t: 0, current: 1, ready: 1, pods: [], want: 2, limit: .min),
+    ]),
+    RecommenderCase(name: "no metrics above max clamps to max", targets: kvOnly, max: 8, steps: [
+        Step(t: 0, current: 10, ready: 10, pods: [], want: 8, limit: .max),
+    ]),
+    RecommenderCase(name: "a targeted signal missing everywhere blocks scale-down", targets: decode,
+                    behavior: behavior(down: (0, 4, 60)), steps: [
+        Step(t: 0, current: 4, pods: kv(0.1, 0.1, 0.1, 0.1), want: 4, limit: nil, reasonContains: "not scaling down"),
+    ]),
+    RecommenderCase(name: "clamped to max", targets: kvOnly, max: 4, steps: [
+        Step(t: 0, current: 4, pods: kv(1, 1, 1, 1), want: 4, limit: .max),
+    ]),
+    RecommenderCase(name: "raised to min", targets: kvOnly, min: 2, behavior: behavior(down: (0, 4, 60)), steps: [
+        Step(t: 0, current: 3, pods: kv(0.1, 0.1, 0.1), want: 2, limit: .min),
+    ]),
+    RecommenderCase(name: "prefill scales to zero with min 0", targets: prefill, min: 0,
+                    behavior: behavior(down: (0, 1, 60)), steps: [
+        Step(t: 0, current: 1, pods: waiting(0), want: 0, limit: nil),
+        Step(t: 30, current: 0, ready: 0, pods: [], want: 0, limit: .metricsUnavailable),
+    ]),
+    RecommenderCase(name: "scale to zero waits for the default scale-down window", targets: prefill, min: 0, steps: [
+        Step(t: 0, current: 1, pods: waiting(0), want: 1, limit: .stabilization),
+        Step(t: 301, current: 1, pods: waiting(0), want: 0, limit: nil),
+    ]),
+    RecommenderCase(name: "NaN and negative values count as missing", targets: kvOnly, steps: [
+        Step(t: 0, current: 2, ready: 2, pods: kv(.nan, -1), want: 2, limit: .metricsUnavailable),
+    ]),
+    RecommenderCase(name: "huge values stay finite and bounded", targets: prefill, max: 16, steps: [
+        Step(t: 0, current: 2, pods: waiting(1e300, .infinity), want: 16, limit: .max, panic: true),
+    ]),
+]
+
+@Suite("TierRecommender")
+struct TierRecommenderTests {
+    @Test(arguments: cases)
+    func table(_ testCase: RecommenderCase) {
+        var recommender = TierRecommender()
+        for step in testCase.steps {
+            let input = RecommendationInput(
+                currentReplicas: step.current,
+                readyReplicas: step.ready ?? step.pods.count,
+                pods: step.pods,
+                targets: testCase.targets,
+                minReplicas: testCase.min,
+                maxReplicas: testCase.max,
+                behavior: testCase.behavior,
+                tolerance: testCase.tolerance)
+            let result = recommender.recommend(input, now: .seconds(step.t))
+            #expect(result.replicas == step.want, "t=\(step.t): \(result.reason)")
+            #expect(result.limitedBy == step.limit, "t=\(step.t): \(result.reason)")
+            #expect(result.inPanic == step.panic, "t=\(step.t): \(result.reason)")
+            if let text = step.reasonContains {
+                #expect(result.reason.contains(text), "t=\(step.t): \(result.reason)")
+            }
+        }
+    }
+
+    @Test func tableIsLargeEnough() {
+        #expect(cases.count >= 25)
+    }
+
+    @Test func reportsReadingsAndObservedValues() {
+        var recommender = TierRecommender()
+        let input = RecommendationInput(
+            currentReplicas: 4, readyReplicas: 4,
+            pods: repeated(PodSignals(waiting: 1, running: 300, kvCacheUtilization: 0.9), 4),
+            targets: .decodeDefault, minReplicas: 1, maxReplicas: 8)
+        let result = recommender.recommend(input, now: .zero)
+        #expect(result.readings.map(\.signal) == [.kvCacheUtilization, .runningRequests])
+        #expect(result.readings.map(\.desiredReplicas) == [5, 6])
+        #expect(result.desiredReplicas == 6)
+        #expect(result.observed == PodSignals(waiting: 1, running: 300, kvCacheUtilization: 0.9))
+    }
+
+    @Test func defaultsCarryTheDocumentedNumbers() {
+        #expect(ScalingTargets.prefillDefault == ScalingTargets(waitingRequestsPerReplica: 4))
+        #expect(ScalingTargets.decodeDefault == ScalingTargets(kvCacheUtilization: 0.8, runningRequestsPerReplica: 200))
+        #expect(ScalingPolicy.scaleUpDefault == ScalingPolicy(stabilizationSeconds: 0, maxReplicasPerStep: 4, periodSeconds: 15))
+        #expect(ScalingPolicy.scaleDownDefault == ScalingPolicy(stabilizationSeconds: 300, maxReplicasPerStep: 1, periodSeconds: 60))
+        #expect(PanicPolicy.default == PanicPolicy(window: .seconds(6), stableWindow: .seconds(60), threshold: 2))
+        let input = RecommendationInput(currentReplicas: 1, readyReplicas: 1, pods: [], targets: .prefillDefault,
+                                        minReplicas: 0, maxReplicas: 1)
+        #expect(input.tolerance == 0.1)
+    }
+
+    @Test func invalidBoundsAndTargetsDoNotTrap() {
+        var recommender = TierRecommender()
+        let input = RecommendationInput(
+            currentReplicas: -3, readyReplicas: -1, pods: waiting(5),
+            targets: ScalingTargets(waitingRequestsPerReplica: 0, kvCacheUtilization: .nan, runningRequestsPerReplica: -1),
+            minReplicas: 5, maxReplicas: 2, tolerance: .nan)
+        let result = recommender.recommend(input, now: .zero)
+        #expect(result.replicas == 2)
+        #expect(result.reason.contains("no valid target"))
+
+        var extreme = TierRecommender()
+        let huge = ScalingPolicy(stabilizationSeconds: .max, maxReplicasPerStep: .max, periodSeconds: .max)
+        for (t, current) in [(0, Int.max), (1, 3), (2, Int.min), (3, Int.max)] {
+            let input = RecommendationInput(
+                currentReplicas: current, readyReplicas: .max, pods: waiting(1e308, 5),
+                targets: .prefillDefault, minReplicas: .min, maxReplicas: .max,
+                behavior: ScalingBehavior(scaleUp: huge, scaleDown: huge))
+            let result = extreme.recommend(input, now: .seconds(t))
+            #expect(result.replicas >= 0 && result.replicas <= TierRecommender.replicaCeiling)
+        }
+        let ratio = RatioGuard(minPrefillPerDecode: 1e308, maxPrefillPerDecode: .infinity)
+        #expect(ratio.apply(prefill: .max, decode: .max, prefillBounds: Int.min...Int.max).prefillReplicas >= 0)
+    }
+}
+
+@Suite("TierRecommender invariants")
+struct TierRecommenderInvariantTests {
+    /// Random inputs over time: bounds hold, missing data never shrinks the tier, panic never shrinks it.
+    @Test func randomInputsKeepInvariants() {
+        var rng = SplitMix64(seed: 42)
+        func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &rng) }
+        func signal() -> Double? {
+            switch int(0...9) {
+            case 0: nil
+            case 1: .nan
+            case 2: Double(int(0...1_000))
+            default: Double(int(0...100)) / 100
+            }
+        }
+        for _ in 0..<200 {
+            var recommender = TierRecommender()
+            let minReplicas = int(0...4)
+            let maxReplicas = int(minReplicas...24)
+            let targets = ScalingTargets(
+                waitingRequestsPerReplica: int(0...1) == 0 ? nil : Double(int(1...8)),
+                kvCacheUtilization: int(0...1) == 0 ? nil : 0.8,
+                runningRequestsPerReplica: int(0...1) == 0 ? nil : Double(int(50...300)))
+            let behavior = ScalingBehavior(
+                scaleUp: ScalingPolicy(stabilizationSeconds: int(0...60), maxReplicasPerStep: int(0...5), periodSeconds: int(0...30)),
+                scaleDown: ScalingPolicy(stabilizationSeconds: int(0...300), maxReplicasPerStep: int(0...3), periodSeconds: int(0...90)))
+            var now = 0
+            var current = int(0...20)
+            for _ in 0..<30 {
+                now += int(0...40)
+                let ready = int(0...current)
+                let pods = (0..<int(0...ready)).map { _ in
+                    PodSignals(waiting: signal(), running: signal(), kvCacheUtilization: signal())
+                }
+                let input = RecommendationInput(
+                    currentReplicas: current, readyReplicas: ready, pods: pods, targets: targets,
+                    minReplicas: minReplicas, maxReplicas: maxReplicas, behavior: behavior)
+                let result = recommender.recommend(input, now: .seconds(now))
+                #expect(result.replicas >= minReplicas && result.replicas <= maxReplicas, "\(result.reason)")
+                let floor = min(max(current, minReplicas), maxReplicas)
+                let targeted = [targets.waitingRequestsPerReplica, targets.kvCacheUtilization, targets.runningRequestsPerReplica]
+                    .compactMap { $0 }.count
+                if result.readings.count < targeted || result.inPanic {
+                    #expect(result.replicas >= floor, "\(result.reason)")
+                }
+                #expect(!result.reason.isEmpty)
+                current = int(0...3) == 0 ? int(0...20) : result.replicas
+            }
+        }
+    }
+}
