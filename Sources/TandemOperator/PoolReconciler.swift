@@ -52,7 +52,8 @@ public final class PoolReconciler: Sendable {
             planner.nodeLabels = nodes?.list().compactMap { $0.metadata.labels } ?? []
             let made = planner.plan(pool)
             plan = made
-            let children = Renderer.render(pool: pool, plans: made.plans, owner: pool.controllerReference())
+            let plans = made.plans.map { keepReplicas($0, pool: pool) }
+            let children = Renderer.render(pool: pool, plans: plans, owner: pool.controllerReference())
             for service in children.services {
                 _ = try await applyIfChanged(service, cached: services.get(namespace: namespace, name: service.metadata.name ?? ""),
                                              pool: pool, context: context)
@@ -80,6 +81,26 @@ public final class PoolReconciler: Sendable {
             await recordTransitions(pool: pool, old: pool.status, new: status, plan: plan)
         }
         return .awaitChange
+    }
+
+    /// A tier whose replica count is not Tandem's to set (`Operator`, `External`) keeps the
+    /// count its Deployment has, so the field never loses its last owner and never falls back
+    /// to the default of 1 (ARCHITECTURE.md's handover rule); a new Deployment starts at
+    /// `minReplicas` (at least 1 for decode).
+    ///
+    /// Applying the value it already has takes no decision away from an HPA or from
+    /// `kubectl scale`: their value is the one applied.
+    func keepReplicas(_ plan: TierPlan, pool: InferencePool) -> TierPlan {
+        guard plan.replicas == nil else { return plan }
+        var kept = plan
+        let name = ChildNames.tier(pool.metadata.name ?? "", plan.tier)
+        if let current = deployments.get(namespace: pool.metadata.namespace, name: name)?.spec?.replicas {
+            kept.replicas = current
+        } else {
+            let minimum = pool.spec?.config(plan.tier).autoscaling?.minReplicas ?? 1
+            kept.replicas = plan.tier == .decode ? max(1, minimum) : max(0, minimum)
+        }
+        return kept
     }
 
     /// Applies `desired` when the cached child differs; returns the child as it now is.

@@ -351,3 +351,33 @@ struct CommandLineTests {
         #expect(printed.output == committed)
     }
 }
+
+@Suite("Replica ownership across autoscaling modes")
+struct ReplicaHandoverTests {
+    @Test func switchingFromDisabledToExternalKeepsTheCount() async throws {
+        let cluster = try await OperatorCluster.shared.get()
+        try await cluster.withNamespace("handover") { client, namespace in
+            let running = try RunningOperator(cluster: cluster, namespace: namespace)
+            let pools = client.resources(InferencePool.self, namespace: namespace)
+            let deployments = client.resources(Deployment.self, namespace: namespace)
+            _ = try await pools.create(InferencePool(
+                metadata: ObjectMeta(name: "h"),
+                spec: InferencePoolSpec(model: "meta-llama/Llama-3.1-8B-Instruct", accelerator: "nvidia-h200",
+                                        decodeConfig: TierConfig(replicas: 6))))
+            _ = try await eventually("6 decode replicas") { try await deployments.getIfExists("h-decode")?.spec?.replicas == 6 ? true : nil }
+
+            // Disabled → External at 6: the count stays 6 (no reset to the default of 1).
+            _ = try await pools.patch("h", .merge(["spec": ["decodeConfig": ["autoscaling": ["mode": "External"]]]]))
+            _ = try await eventually("the switch to be reconciled") { () -> Bool? in
+                let pool = try await pools.get("h")
+                return pool.status?.observedGeneration == pool.metadata.generation ? true : nil
+            }
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await deployments.get("h-decode").spec?.replicas == 6)
+
+            // (That a later `kubectl scale` sticks in External mode belongs to the autoscaling issue,
+            // which owns the handover: one run in five showed it overwritten, not yet explained.)
+            try await running.stop()
+        }
+    }
+}
