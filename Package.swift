@@ -100,14 +100,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore"]),
-        .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore"]),
+        .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore"]),
         .testTarget(
             name: "RenderingTests",
-            dependencies: ["Rendering", "TandemAPI", "Sizing", "KubeCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Rendering", "TandemAPI", "Sizing", "KubeCore", "KubeTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "IntegrationTests",

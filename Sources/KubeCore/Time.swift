@@ -69,8 +69,10 @@ public struct MicroTime: Hashable, Comparable, Sendable, Codable, CustomStringCo
 }
 
 /// RFC 3339 parsing and formatting without locales or formatters (pure arithmetic, UTC out).
-enum RFC3339 {
-    static func parse(_ text: String) -> Date? {
+public enum RFC3339 {
+    /// Parses `2026-11-29T10:21:06Z`, with any number of fraction digits, an offset instead of
+    /// `Z`, and a space instead of `T`; `nil` when malformed.
+    public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         var index = 0
         func digits(_ count: Int) -> Int? {

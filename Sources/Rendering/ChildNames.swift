@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 import TandemAPI
 
 /// Names and labels of a pool's children, within Kubernetes' limits for any valid pool name.
@@ -82,6 +83,6 @@ public enum PoolLabels {
 
     /// `inference.x-k8s.io/pool=…,inference.x-k8s.io/role=…`, the status selector string.
     public static func selectorString(pool: String, tier: TierName) -> String {
-        selector(pool: pool, tier: tier).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        LabelSelector(matchLabels: selector(pool: pool, tier: tier)).selectorString
     }
 }

@@ -69,7 +69,7 @@ struct Load: AsyncParsableCommand {
             let found = try await client.resources(InferencePool.self, namespace: namespace).get(pool)
             servedModel = servedModel ?? found.spec?.model
             let service = try await client.resources(Service.self, namespace: namespace).get(ChildNames.tier(pool, .decode))
-            let selector = (service.spec?.selector ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            let selector = LabelSelector(matchLabels: service.spec?.selector).selectorString
             let pods = try await client.resources(Pod.self, namespace: namespace).list(ListOptions(labelSelector: selector)).items
             for pod in pods where pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true {
                 guard let ip = pod.status?.podIP else { continue }

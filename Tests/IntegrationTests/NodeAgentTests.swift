@@ -8,19 +8,56 @@ import Simulation
 import Sizing
 import Testing
 
+/// Runs `body` with a node agent serving `nodes` on `cluster`, then stops the agent (and its
+/// servers) and closes the clients, whether `body` returns or throws.
+func withNodeAgent(
+    _ cluster: TestCluster, _ nodes: [EmulatedNode], startupDelay: StartupDelay,
+    _ body: (NodeAgent, KubernetesClient, HTTPClient) async throws -> Void
+) async throws {
+    let client = try cluster.adminClient()
+    let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(client: client),
+                          startupDelay: startupDelay, maxTerminationGrace: .seconds(1))
+    let running = Task { try await agent.run() }
+    let http = HTTPClient()
+    func stop() async {
+        running.cancel()
+        _ = await running.result
+    }
+    do {
+        try await body(agent, client, http)
+    } catch {
+        await stop()
+        try? await http.shutdown()
+        try? await client.shutdown()
+        throw error
+    }
+    await stop()
+    #expect(agent.servedAddresses.isEmpty, "servers left running after the agent stopped")
+    try await http.shutdown()
+    try await client.shutdown()
+}
+
+/// A pod spec asking for one device of `accelerator`, as Tandem renders a model server.
+func modelServerPodSpec(_ accelerator: Accelerator) throws -> PodSpec {
+    let label = try #require(accelerator.nodeLabels.first)
+    return PodSpec(
+        containers: [Container(
+            name: "vllm", image: "vllm/vllm-openai:v0.12.0", args: ["--model=meta-llama/Llama-3.1-8B-Instruct"],
+            ports: [ContainerPort(name: "metrics", containerPort: 8000)],
+            resources: ResourceRequirements(limits: [accelerator.resourceName: 1], requests: [accelerator.resourceName: 1]))],
+        nodeSelector: [label.key: label.value],
+        tolerations: [Toleration(key: accelerator.resourceName, operator: "Exists", effect: "NoSchedule")],
+        terminationGracePeriodSeconds: 5)
+}
+
 @Suite("Node agent against a real control plane")
 struct NodeAgentTests {
     @Test func podsOnEmulatedGPUNodesRunServeAndComeBack() async throws {
         // Nodes are cluster-wide state: a cluster of this test's own.
         let cluster = try await TestCluster.dedicated("nodeagent")
-        let client = try cluster.adminClient()
         let accelerator = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-a100-80gb"))
         let nodes = (0..<2).map { EmulatedNode(name: "a100-\($0)", accelerator: accelerator, devices: 8) }
-        let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(client: client), startupDelay: .fixed(.milliseconds(300)),
-                              maxTerminationGrace: .seconds(1))
-        let running = Task { try await agent.run() }
-        let http = HTTPClient()
-        do {
+        try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(300))) { _, client, http in
             _ = try await eventually(timeout: .seconds(60), "both nodes Ready and schedulable") { () -> Bool? in
                 let listed = try await client.resources(Node.self).list().items.filter { $0.metadata.name?.hasPrefix("a100-") == true }
                 let ready = listed.filter { node in
@@ -30,21 +67,13 @@ struct NodeAgentTests {
                 return ready.count == 2 ? true : nil
             }
             try await cluster.withNamespace("agent") { admin, namespace in
-                let label = try #require(accelerator.nodeLabels.first)
                 let deployment = Deployment(
                     metadata: ObjectMeta(name: "gpu", namespace: namespace),
                     spec: DeploymentSpec(
                         replicas: 17, selector: LabelSelector(matchLabels: ["app": "gpu"]),
                         template: PodTemplateSpec(
                             metadata: ObjectMeta(labels: ["app": "gpu", "llm-d.ai/role": "decode"]),
-                            spec: PodSpec(
-                                containers: [Container(
-                                    name: "vllm", image: "vllm/vllm-openai:v0.12.0", args: ["--model=meta-llama/Llama-3.1-8B-Instruct"],
-                                    ports: [ContainerPort(name: "metrics", containerPort: 8000)],
-                                    resources: ResourceRequirements(limits: ["nvidia.com/gpu": 1], requests: ["nvidia.com/gpu": 1]))],
-                                nodeSelector: [label.key: label.value],
-                                tolerations: [Toleration(key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule")],
-                                terminationGracePeriodSeconds: 5))))
+                            spec: try modelServerPodSpec(accelerator))))
                 _ = try await admin.resources(Deployment.self, namespace: namespace).create(deployment)
                 let pods = admin.resources(Pod.self, namespace: namespace)
 
@@ -82,42 +111,19 @@ struct NodeAgentTests {
                 let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
                 #expect(body.contains("meta-llama/Llama-3.1-8B-Instruct"))
             }
-        } catch {
-            running.cancel()
-            _ = await running.result
-            try? await http.shutdown()
-            try? await client.shutdown()
-            throw error
         }
-        running.cancel()
-        _ = await running.result
-        #expect(agent.servedAddresses.isEmpty, "servers left running after the agent stopped")
-        try await http.shutdown()
-        try await client.shutdown()
     }
 
     @Test func decodePodsFindTheirPoolsPrefillPodsThroughTheAPI() async throws {
         let cluster = try await TestCluster.dedicated("nodeagent")
-        let client = try cluster.adminClient()
         let h100 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h100"))
-        let agent = NodeAgent(client: client, nodes: [EmulatedNode(name: "h100-pd", accelerator: h100, devices: 8)],
-                              launcher: EmulatorLauncher(client: client), startupDelay: .fixed(.milliseconds(200)))
-        let running = Task { try await agent.run() }
-        let http = HTTPClient()
-        do {
+        let nodes = [EmulatedNode(name: "h100-pd", accelerator: h100, devices: 8)]
+        try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(200))) { _, _, http in
             try await cluster.withNamespace("pd") { admin, namespace in
-                let label = try #require(h100.nodeLabels.first)
                 for role in ["prefill", "decode"] {
                     let labels = ["inference.x-k8s.io/pool": "p", "inference.x-k8s.io/role": role, "llm-d.ai/role": role]
-                    _ = try await admin.resources(Pod.self, namespace: namespace).create(Pod(
-                        metadata: ObjectMeta(name: "p-\(role)", labels: labels),
-                        spec: PodSpec(
-                            containers: [Container(
-                                name: "vllm", image: "vllm/vllm-openai:v0.12.0", args: ["--model=meta-llama/Llama-3.1-8B-Instruct"],
-                                ports: [ContainerPort(name: "metrics", containerPort: 8000)],
-                                resources: ResourceRequirements(limits: ["nvidia.com/gpu": 1], requests: ["nvidia.com/gpu": 1]))],
-                            nodeSelector: [label.key: label.value],
-                            tolerations: [Toleration(key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule")])))
+                    _ = try await admin.resources(Pod.self, namespace: namespace).create(
+                        Pod(metadata: ObjectMeta(name: "p-\(role)", labels: labels), spec: try modelServerPodSpec(h100)))
                 }
                 let pods = admin.resources(Pod.self, namespace: namespace)
                 let addresses = try await eventually(timeout: .seconds(60), "both pods serving") { () -> [String: String]? in
@@ -144,16 +150,6 @@ struct NodeAgentTests {
                 // No header: the decode server found the pool's prefill pod through the API.
                 #expect(try await promptTokens(addresses["prefill"]!) == 150)
             }
-        } catch {
-            running.cancel()
-            _ = await running.result
-            try? await http.shutdown()
-            try? await client.shutdown()
-            throw error
         }
-        running.cancel()
-        _ = await running.result
-        try await http.shutdown()
-        try await client.shutdown()
     }
 }

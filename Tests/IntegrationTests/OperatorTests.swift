@@ -4,6 +4,8 @@ import KubeCore
 import KubeRuntime
 import KubeTestSupport
 import Logging
+import Simulation
+import Sizing
 import Synchronization
 import TandemAPI
 import TandemOperator
@@ -21,7 +23,11 @@ actor OperatorCluster {
         let installed = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
         guard installed.status == 0 else { throw TestClusterError("installing the CRD failed: \(installed.output)") }
         let client = try cluster.adminClient()
-        try await GPUNodes.register(client, prefix: "h200", count: 4, labels: ["nvidia.com/gpu.product": "NVIDIA-H200"])
+        let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
+        for index in 0..<4 {
+            // Registered through the API; no agent keeps them alive, which these tests do not need.
+            try await EmulatedNode(name: "h200-\(index)", accelerator: h200, devices: 8).register(with: client)
+        }
         _ = try await eventually("the CRD to be established") {
             try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.x-k8s.io").isEstablished ? true : nil
         }

@@ -1,18 +1,13 @@
 import Foundation
 import KubeCore
+import KubeTestSupport
 import Rendering
 import Sizing
 import TandemAPI
 import Testing
 
-let repositoryRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-}()
+/// The checkout's root (test support finds it for every test target).
+let repositoryRoot = URL(fileURLWithPath: Script.projectRoot)
 
 /// What `tandem render -f examples/FILE` prints for a pool (stdout) and says (stderr).
 func render(_ file: String, accelerator: String? = nil) throws -> (yaml: String, problems: [String]) {

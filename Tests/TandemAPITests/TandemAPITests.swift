@@ -1,18 +1,13 @@
 import Foundation
 import KubeCore
+import KubeTestSupport
 import Testing
 
 @testable import TandemAPI
 
 /// The repository root, found from this file.
-let repositoryRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-}()
+/// The checkout's root (test support finds it for every test target).
+let repositoryRoot = URL(fileURLWithPath: Script.projectRoot)
 
 func example(_ name: String) throws -> String {
     try String(contentsOf: repositoryRoot.appendingPathComponent("examples/\(name)"), encoding: .utf8)

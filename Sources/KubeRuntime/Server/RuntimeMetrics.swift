@@ -36,8 +36,21 @@ public final class RuntimeMetrics: Sendable, WorkQueueObserver {
         self.registry = registry
     }
 
-    private func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
+    /// Every metric family, named and described once (a registry refuses one name with two
+    /// descriptions). Computed: the descriptor type is not `Sendable`.
+    enum Family {
+        static var controllerRuntimeActiveWorkers: MetricNameDescriptor { MetricNameDescriptor(metricName: "controller_runtime_active", unitName: "workers", helpText: "Number of currently used workers per controller") }
+        static var controllerRuntimeReconcileTotal: MetricNameDescriptor { MetricNameDescriptor(metricName: "controller_runtime_reconcile", unitName: "total", helpText: "Total number of reconciliations per controller") }
+        static var controllerRuntimeReconcileErrorsTotal: MetricNameDescriptor { MetricNameDescriptor(metricName: "controller_runtime_reconcile_errors", unitName: "total", helpText: "Total number of reconciliation errors per controller") }
+        static var controllerRuntimeReconcileTimeSeconds: MetricNameDescriptor { MetricNameDescriptor(metricName: "controller_runtime_reconcile_time", unitName: "seconds", helpText: "Length of time per reconciliation per controller") }
+        static var leaderElectionMasterStatus: MetricNameDescriptor { MetricNameDescriptor(metricName: "leader_election_master", unitName: "status", helpText: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master") }
+        static var restClientRequestDurationSeconds: MetricNameDescriptor { MetricNameDescriptor(metricName: "rest_client_request_duration", unitName: "seconds", helpText: "Request latency in seconds, by verb") }
+        static var restClientRequestsTotal: MetricNameDescriptor { MetricNameDescriptor(metricName: "rest_client_requests", unitName: "total", helpText: "Number of HTTP requests, partitioned by verb and status code") }
+        static var workqueueDepth: MetricNameDescriptor { MetricNameDescriptor(metricName: "workqueue", unitName: "depth", helpText: "Current depth of workqueue") }
+        static var workqueueAddsTotal: MetricNameDescriptor { MetricNameDescriptor(metricName: "workqueue_adds", unitName: "total", helpText: "Total number of adds handled by workqueue") }
+        static var workqueueQueueDurationSeconds: MetricNameDescriptor { MetricNameDescriptor(metricName: "workqueue_queue_duration", unitName: "seconds", helpText: "How long in seconds an item stays in workqueue before being requested") }
+        static var workqueueRetriesTotal: MetricNameDescriptor { MetricNameDescriptor(metricName: "workqueue_retries", unitName: "total", helpText: "Total number of retries handled by workqueue") }
+        static var workqueueWorkDurationSeconds: MetricNameDescriptor { MetricNameDescriptor(metricName: "workqueue_work_duration", unitName: "seconds", helpText: "How long in seconds processing an item from workqueue takes") }
     }
 
     // MARK: Controllers
@@ -45,17 +58,17 @@ public final class RuntimeMetrics: Sendable, WorkQueueObserver {
     /// One reconcile finished.
     public func reconciled(controller: String, result: String, duration: Duration) {
         registry.makeCounter(
-            descriptor: descriptor("controller_runtime_reconcile", "total", "Total number of reconciliations per controller"),
+            descriptor: Family.controllerRuntimeReconcileTotal,
             labels: [("controller", controller), ("result", result)]
         ).increment()
         if result == "error" {
             registry.makeCounter(
-                descriptor: descriptor("controller_runtime_reconcile_errors", "total", "Total number of reconciliation errors per controller"),
+                descriptor: Family.controllerRuntimeReconcileErrorsTotal,
                 labels: [("controller", controller)]
             ).increment()
         }
         registry.makeDurationHistogram(
-            descriptor: descriptor("controller_runtime_reconcile_time", "seconds", "Length of time per reconciliation per controller"),
+            descriptor: Family.controllerRuntimeReconcileTimeSeconds,
             labels: [("controller", controller)], buckets: Self.reconcileBuckets
         ).record(duration)
     }
@@ -63,7 +76,7 @@ public final class RuntimeMetrics: Sendable, WorkQueueObserver {
     /// Sets how many workers are inside a reconcile right now.
     public func activeWorkers(controller: String, _ count: Int) {
         registry.makeGauge(
-            descriptor: descriptor("controller_runtime_active", "workers", "Number of currently used workers per controller"),
+            descriptor: Family.controllerRuntimeActiveWorkers,
             labels: [("controller", controller)]
         ).set(to: Double(count))
     }
@@ -72,48 +85,48 @@ public final class RuntimeMetrics: Sendable, WorkQueueObserver {
     public func registerController(_ controller: String) {
         for result in ["success", "error", "requeue_after"] {
             _ = registry.makeCounter(
-                descriptor: descriptor("controller_runtime_reconcile", "total", "Total number of reconciliations per controller"),
+                descriptor: Family.controllerRuntimeReconcileTotal,
                 labels: [("controller", controller), ("result", result)])
         }
         _ = registry.makeCounter(
-            descriptor: descriptor("controller_runtime_reconcile_errors", "total", "Total number of reconciliation errors per controller"),
+            descriptor: Family.controllerRuntimeReconcileErrorsTotal,
             labels: [("controller", controller)])
         activeWorkers(controller: controller, 0)
         depth(queue: controller, 0)
-        _ = registry.makeCounter(descriptor: descriptor("workqueue_adds", "total", "Total number of adds handled by workqueue"),
+        _ = registry.makeCounter(descriptor: Family.workqueueAddsTotal,
                                  labels: [("name", controller)])
-        _ = registry.makeCounter(descriptor: descriptor("workqueue_retries", "total", "Total number of retries handled by workqueue"),
+        _ = registry.makeCounter(descriptor: Family.workqueueRetriesTotal,
                                  labels: [("name", controller)])
     }
 
     // MARK: Work queues
 
     public func added(queue: String) {
-        registry.makeCounter(descriptor: descriptor("workqueue_adds", "total", "Total number of adds handled by workqueue"),
+        registry.makeCounter(descriptor: Family.workqueueAddsTotal,
                              labels: [("name", queue)]).increment()
     }
 
     public func depth(queue: String, _ depth: Int) {
-        registry.makeGauge(descriptor: descriptor("workqueue", "depth", "Current depth of workqueue"),
+        registry.makeGauge(descriptor: Family.workqueueDepth,
                            labels: [("name", queue)]).set(to: Double(depth))
     }
 
     public func queueLatency(queue: String, _ duration: Duration) {
         registry.makeDurationHistogram(
-            descriptor: descriptor("workqueue_queue_duration", "seconds", "How long in seconds an item stays in workqueue before being requested"),
+            descriptor: Family.workqueueQueueDurationSeconds,
             labels: [("name", queue)], buckets: Self.queueBuckets
         ).record(duration)
     }
 
     public func workDuration(queue: String, _ duration: Duration) {
         registry.makeDurationHistogram(
-            descriptor: descriptor("workqueue_work_duration", "seconds", "How long in seconds processing an item from workqueue takes"),
+            descriptor: Family.workqueueWorkDurationSeconds,
             labels: [("name", queue)], buckets: Self.queueBuckets
         ).record(duration)
     }
 
     public func retried(queue: String) {
-        registry.makeCounter(descriptor: descriptor("workqueue_retries", "total", "Total number of retries handled by workqueue"),
+        registry.makeCounter(descriptor: Family.workqueueRetriesTotal,
                              labels: [("name", queue)]).increment()
     }
 
@@ -122,7 +135,7 @@ public final class RuntimeMetrics: Sendable, WorkQueueObserver {
     /// 1 while this process holds lease `name`, else 0.
     public func leader(name: String, _ leading: Bool) {
         registry.makeGauge(
-            descriptor: descriptor("leader_election_master", "status", "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master"),
+            descriptor: Family.leaderElectionMasterStatus,
             labels: [("name", name)]
         ).set(to: leading ? 1.0 : 0.0)
     }
@@ -132,11 +145,11 @@ public final class RuntimeMetrics: Sendable, WorkQueueObserver {
     /// Feeds ``KubernetesClient``'s request observer.
     public func request(_ record: KubernetesClient.RequestRecord) {
         registry.makeCounter(
-            descriptor: descriptor("rest_client_requests", "total", "Number of HTTP requests, partitioned by verb and status code"),
+            descriptor: Family.restClientRequestsTotal,
             labels: [("verb", record.verb), ("code", record.code == 0 ? "<error>" : String(record.code))]
         ).increment()
         registry.makeDurationHistogram(
-            descriptor: descriptor("rest_client_request_duration", "seconds", "Request latency in seconds, by verb"),
+            descriptor: Family.restClientRequestDurationSeconds,
             labels: [("verb", record.verb)], buckets: Self.requestBuckets
         ).record(record.duration)
     }

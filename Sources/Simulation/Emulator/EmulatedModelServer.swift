@@ -104,7 +104,7 @@ final class PrefillPeers: Sendable {
 
     init(client: KubernetesClient, namespace: String, pool: String) {
         pods = client.resources(Pod.self, namespace: namespace)
-        selector = "inference.x-k8s.io/pool=\(pool),inference.x-k8s.io/role=prefill"
+        selector = LabelSelector(matchLabels: ["inference.x-k8s.io/pool": pool, "inference.x-k8s.io/role": "prefill"]).selectorString
     }
 
     @Sendable func next() async -> String? {

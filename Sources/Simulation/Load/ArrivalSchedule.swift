@@ -1,4 +1,5 @@
 import Foundation
+import KubeCore
 
 /// One request to send: when (from the start of the run) and its shape.
 public struct PlannedRequest: Sendable, Hashable {
@@ -94,23 +95,10 @@ public enum ArrivalSchedule {
         return planned
     }
 
-    /// Seconds since the epoch of `2023-11-16 18:15:46.6805900` (the trace's form) or a number.
+    /// Seconds since the epoch of `2023-11-16 18:15:46.6805900` (the trace's form, UTC) or a number.
     static func parseTimestamp(_ text: String) -> Double? {
         if let seconds = Double(text) { return seconds }
-        let parts = text.split(separator: " ")
-        guard parts.count == 2 else { return nil }
-        let date = parts[0].split(separator: "-").compactMap { Int($0) }
-        let clock = parts[1].split(separator: ":")
-        guard date.count == 3, clock.count == 3, let hour = Double(clock[0]), let minute = Double(clock[1]),
-            let second = Double(clock[2])
-        else { return nil }
-        // Days from the civil date (Howard Hinnant's algorithm), enough for relative times.
-        let y = date[1] <= 2 ? date[0] - 1 : date[0]
-        let era = y / 400
-        let yoe = y - era * 400
-        let doy = (153 * (date[1] + (date[1] > 2 ? -3 : 9)) + 2) / 5 + date[2] - 1
-        let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return Double(days) * 86_400 + hour * 3600 + minute * 60 + second
+        return RFC3339.parse(text + "Z")?.timeIntervalSince1970
     }
 
     public struct TraceError: Error, CustomStringConvertible {

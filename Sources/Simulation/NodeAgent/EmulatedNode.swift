@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import KubeCore
 import Sizing
 
@@ -54,5 +55,15 @@ public struct EmulatedNode: Sendable, Hashable {
                 "machineID": "", "systemUUID": "", "bootID": "",
             ],
         ]]
+    }
+
+    /// Creates the Node if it does not exist, then posts its status (capacity and Ready), as a
+    /// kubelet does when it registers.
+    public func register(with client: KubernetesClient) async throws {
+        let nodes = client.resources(Node.self)
+        if try await nodes.getIfExists(name) == nil {
+            _ = try await nodes.create(object())
+        }
+        _ = try await nodes.patchStatus(name, .merge(statusPatch(now: Date())))
     }
 }

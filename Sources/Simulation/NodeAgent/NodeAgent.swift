@@ -118,13 +118,9 @@ public final class NodeAgent: Sendable {
     }
 
     func register() async throws {
-        let api = client.resources(Node.self)
         for node in nodes {
-            if try await api.getIfExists(node.name) == nil {
-                _ = try await api.create(node.object())
-                logger.info("registered node \(node.name) with \(node.devices) \(node.accelerator.name)")
-            }
-            _ = try await api.patchStatus(node.name, .merge(node.statusPatch(now: Date())))
+            try await node.register(with: client)
+            logger.info("registered node \(node.name) with \(node.devices) \(node.accelerator.name)")
         }
     }
 
