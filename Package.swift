@@ -71,8 +71,11 @@ let package = Package(
         .target(
             name: "TandemOperator",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering",
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "Autoscaling",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(
@@ -104,7 +107,7 @@ let package = Package(
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore"]),
-        .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore"]),
+        .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore", "Autoscaling"]),
         .testTarget(
             name: "RenderingTests",
             dependencies: ["Rendering", "TandemAPI", "Sizing", "KubeCore", "KubeTestSupport", .product(name: "Yams", package: "Yams")]
@@ -112,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing",
+                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing", "Autoscaling",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -17,8 +17,11 @@ log() { printf 'install-deps: %s\n' "$*" >&2; }
 # golang-github-modern-go-reflect2-dev: the reflect2 fix for Go >= 1.18 (docs/local-cluster.md).
 # libcurl4-openssl-dev, libssl-dev, libyaml-dev: named on the design card (Foundation/TLS).
 # iproute2, procps: ip and pkill/pgrep for scripts.
+# prometheus: /usr/bin/prometheus and /usr/bin/promtool for the PrometheusSource tests (2.42 on
+# bookworm, built without Kubernetes discovery; docs/prometheus-source.md). The tests start their
+# own servers on 127.0.0.1; the package's service is not wanted (see below).
 PKGS=(etcd-server etcd-client golang-go rsync jq openssl golang-github-modern-go-reflect2-dev
-      libcurl4-openssl-dev libssl-dev libyaml-dev procps curl dpkg-dev)
+      libcurl4-openssl-dev libssl-dev libyaml-dev procps curl dpkg-dev prometheus)
 command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
 
 missing=()
@@ -46,6 +49,15 @@ if [ ${#missing[@]} -gt 0 ] || [ $need_src = 1 ]; then
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    # The prometheus package enables and starts a server on :9090 (all interfaces) where an init
+    # system runs services; only the tests' own servers are wanted, so stop the one just installed.
+    if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+      if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || log "could not stop the prometheus service; stop it by hand"
+      elif [ -x /etc/init.d/prometheus ]; then
+        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+      fi
+    fi
   fi
 fi
 
@@ -92,7 +104,7 @@ if ! python3 -c 'import openai, prometheus_client' >/dev/null 2>&1; then
   python3 -m pip install --quiet --root-user-action=ignore openai prometheus_client >/dev/null
 fi
 
-for b in etcd etcdctl kubectl openssl; do
+for b in etcd etcdctl kubectl openssl prometheus promtool; do
   command -v "$b" >/dev/null || { log "$b is not on PATH after install"; exit 1; }
 done
 log "ready: $("$BIN/kube-apiserver" --version 2>&1), etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), binaries in $BIN"

@@ -554,10 +554,10 @@ public struct TierRecommender: Sendable, Hashable {
     }
 
     /// Whole seconds, e.g. `300s`.
-    static func format(_ duration: Duration) -> String { "\(duration.components.seconds)s" }
+    public static func format(_ duration: Duration) -> String { "\(duration.components.seconds)s" }
 
     /// Two decimals, without Foundation.
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         guard value.isFinite, abs(value) < 1e12 else { return "\(value)" }
         let hundredths = Int64((abs(value) * 100).rounded())
         let fraction = hundredths % 100

@@ -1,3 +1,4 @@
+import Autoscaling
 import Foundation
 import KubeClient
 import KubeCore
@@ -13,9 +14,12 @@ import TandemAPI
 /// Level-triggered and idempotent: a reconcile of an unchanged pool whose children are in
 /// place sends no write at all.
 ///
+/// With an ``Autoscaler``, the tiers in `Operator` mode are also read (their pods' metrics),
+/// decided and scaled in the same reconcile, which then returns "requeue after" the next round.
+///
 /// RBAC: `get`/`list`/`watch` InferencePools and `patch` their status; `get`/`list`/`watch`/
-/// `create`/`patch` Deployments and Services in the pools' namespaces; `list`/`watch` Nodes;
-/// `create`/`patch` Events.
+/// `create`/`patch` Deployments and Services in the pools' namespaces; `list`/`watch` Pods and
+/// Nodes; `create`/`patch` Events.
 public final class PoolReconciler: Sendable {
     /// The field manager of every child and of the status.
     public static let fieldManager = "tandem"
@@ -24,17 +28,28 @@ public final class PoolReconciler: Sendable {
     let deployments: Store<Deployment>
     let services: Store<Service>
     let nodes: Store<Node>?
+    let pods: Store<Pod>?
     let recorder: EventRecorder
     let catalogs: PoolPlanner
+    let autoscaler: Autoscaler?
+    let scalingMetrics: ScalingMetrics?
+
+    /// The field manager that takes `spec.replicas` over from ``fieldManager`` when a tier's
+    /// mode becomes `External`, so the count survives the reconciler letting go of it.
+    public static let handoverFieldManager = "tandem-handover"
 
     public init(client: KubernetesClient, deployments: Store<Deployment>, services: Store<Service>, nodes: Store<Node>?,
-                recorder: EventRecorder, catalogs: PoolPlanner = PoolPlanner()) {
+                pods: Store<Pod>? = nil, recorder: EventRecorder, catalogs: PoolPlanner = PoolPlanner(),
+                autoscaler: Autoscaler? = nil, scalingMetrics: ScalingMetrics? = nil) {
         self.client = client
         self.deployments = deployments
         self.services = services
         self.nodes = nodes
+        self.pods = pods
         self.recorder = recorder
         self.catalogs = catalogs
+        self.autoscaler = autoscaler
+        self.scalingMetrics = scalingMetrics
     }
 
     public func reconcile(_ pool: InferencePool, _ context: ReconcileContext) async throws -> ReconcileAction {
@@ -60,6 +75,7 @@ public final class PoolReconciler: Sendable {
             }
             for deployment in children.deployments {
                 let cached = deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
+                try await handOverReplicas(desired: deployment, cached: cached, pool: pool, context: context)
                 let current = try await applyIfChanged(deployment, cached: cached, pool: pool, context: context)
                 if let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:)) {
                     observed[tier] = current
@@ -71,8 +87,46 @@ public final class PoolReconciler: Sendable {
             observed[tier] = deployments.get(namespace: namespace, name: ChildNames.tier(name, tier))
         }
 
-        let status = PoolStatusBuilder.status(
+        // Autoscaling: decide the tiers in Operator mode and set their replicas.
+        var action = ReconcileAction.awaitChange
+        var scaling: [TierName: TierScaling] = [:]
+        var operated: [TierName] = []
+        if let autoscaler, plan != nil {
+            operated = Autoscaler.operatedTiers(pool).filter { observed[$0] != nil }
+            if !operated.isEmpty {
+                let podList = pods?.list(namespace: namespace) ?? []
+                switch await autoscaler.round(pool: pool, deployments: observed, pods: podList) {
+                case .decided(let decisions):
+                    scaling = decisions
+                    for (tier, decision) in decisions where decision.changed {
+                        if let scaled = try await scale(tier: tier, to: decision.to, reason: decision.reason, pool: pool, context: context) {
+                            observed[tier] = scaled
+                        }
+                    }
+                    action = .requeue(after: autoscaler.options.interval)
+                case .notDue(let wait):
+                    action = .requeue(after: wait)
+                }
+            }
+        }
+
+        var status = PoolStatusBuilder.status(
             pool: pool, previous: pool.status, invalid: invalid, plan: plan, deployments: observed, now: now)
+        if !operated.isEmpty || pool.status?.conditions?[type: PoolCondition.scalingActive] != nil {
+            // Between rounds, and for what a round leaves alone, the part this process last wrote.
+            autoscaler?.restore(into: &status, pool: pool)
+            if !scaling.isEmpty || operated.isEmpty {
+                let refresh = scaling.values.contains { $0.changed } || (autoscaler?.mayRefreshSignals(pool) ?? false)
+                let record = autoscaler?.record(scaling, pool: pool, now: now)
+                ScalingStatus.apply(scaling, operated: operated, record: record, to: &status, previous: pool.status,
+                                    refreshSignals: refresh, generation: pool.metadata.generation, now: now)
+                autoscaler?.remember(status, pool: pool)
+            }
+        }
+        if let scalingMetrics {
+            scalingMetrics.record(pool: pool, decisions: scaling, status: status)
+        }
+        await recordScaling(pool: pool, decisions: scaling, old: pool.status, new: status)
         if status != pool.status {
             var update = InferencePool(metadata: ObjectMeta(name: name, namespace: namespace))
             update.status = status
@@ -80,27 +134,66 @@ public final class PoolReconciler: Sendable {
                 .applyStatus(update, fieldManager: Self.fieldManager, force: true)
             await recordTransitions(pool: pool, old: pool.status, new: status, plan: plan)
         }
-        return .awaitChange
+        return action
     }
 
-    /// A tier whose replica count is not Tandem's to set (`Operator`, `External`) keeps the
-    /// count its Deployment has, so the field never loses its last owner and never falls back
-    /// to the default of 1 (ARCHITECTURE.md's handover rule); a new Deployment starts at
-    /// `minReplicas` (at least 1 for decode).
-    ///
-    /// Applying the value it already has takes no decision away from an HPA or from
-    /// `kubectl scale`: their value is the one applied.
+    /// A tier whose replica count is not the spec's (`Operator`, `External`) leaves
+    /// `spec.replicas` out of the reconciler's apply once its Deployment exists (the field is
+    /// then the autoscaler's, an HPA's or `kubectl scale`'s; see ``handOverReplicas``); a new
+    /// Deployment starts at `minReplicas` (at least 1 for decode).
     func keepReplicas(_ plan: TierPlan, pool: InferencePool) -> TierPlan {
         guard plan.replicas == nil else { return plan }
         var kept = plan
         let name = ChildNames.tier(pool.metadata.name ?? "", plan.tier)
-        if let current = deployments.get(namespace: pool.metadata.namespace, name: name)?.spec?.replicas {
-            kept.replicas = current
+        if deployments.get(namespace: pool.metadata.namespace, name: name) != nil {
+            return plan  // the field is another manager's (handed over): not applied
         } else {
             let minimum = pool.spec?.config(plan.tier).autoscaling?.minReplicas ?? 1
             kept.replicas = plan.tier == .decode ? max(1, minimum) : max(0, minimum)
         }
         return kept
+    }
+
+    /// Before the reconciler stops applying a Deployment's `spec.replicas` (its tier left
+    /// `Disabled`), the new owner applies the current value, so the field never loses its last
+    /// manager and never falls back to the default of 1 (ARCHITECTURE.md's handover).
+    func handOverReplicas(desired: Deployment, cached: Deployment?, pool: InferencePool, context: ReconcileContext) async throws {
+        guard desired.spec?.replicas == nil, let cached, let current = cached.spec?.replicas,
+            Self.owns(Self.fieldManager, path: ["f:spec", "f:replicas"], in: cached),
+            let role = cached.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
+        else { return }
+        let mode = pool.spec?.config(role).autoscaling?.mode ?? .disabled
+        let manager = mode == .operator ? Autoscaler.fieldManager : Self.handoverFieldManager
+        let claim = Deployment(metadata: ObjectMeta(name: cached.metadata.name, namespace: cached.metadata.namespace),
+                               spec: DeploymentSpec(replicas: current))
+        _ = try await client.resources(Deployment.self, namespace: pool.metadata.namespace)
+            .apply(claim, fieldManager: manager, force: true)
+        context.logger.info("handed spec.replicas (\(current)) of Deployment \(cached.metadata.name ?? "") to \(manager)")
+    }
+
+    /// Sets a tier's replicas under the autoscaler's field manager.
+    func scale(tier: TierName, to replicas: Int, reason: String, pool: InferencePool, context: ReconcileContext) async throws -> Deployment? {
+        let name = ChildNames.tier(pool.metadata.name ?? "", tier)
+        guard deployments.get(namespace: pool.metadata.namespace, name: name) != nil else { return nil }
+        let claim = Deployment(metadata: ObjectMeta(name: name, namespace: pool.metadata.namespace),
+                               spec: DeploymentSpec(replicas: Int32(clamping: replicas)))
+        let scaled = try await client.resources(Deployment.self, namespace: pool.metadata.namespace)
+            .apply(claim, fieldManager: Autoscaler.fieldManager, force: true)
+        context.logger.info("scaled Deployment \(name) to \(replicas): \(reason)")
+        return scaled
+    }
+
+    /// Whether `manager` owns the field at `path` of `object` through a server-side apply.
+    static func owns<Object: KubernetesObject>(_ manager: String, path: [String], in object: Object) -> Bool {
+        object.metadata.managedFields?.contains { entry in
+            guard entry.manager == manager, entry.operation == "Apply", entry.subresource?.isEmpty ?? true,
+                var fields = entry.fieldsV1 else { return false }
+            for key in path {
+                guard let next = fields[key] else { return false }
+                fields = next
+            }
+            return true
+        } ?? false
     }
 
     /// Applies `desired` when the cached child differs; returns the child as it now is.

@@ -41,7 +41,7 @@ public enum TandemOperator {
 
     public static func makeRuntime(
         client: KubernetesClient, options: OperatorOptions, metrics: RuntimeMetrics, health: HealthServer?,
-        logger: Logger = Logger(label: "tandem")
+        autoscaler: Autoscaler? = nil, logger: Logger = Logger(label: "tandem")
     ) -> OperatorRuntime {
         let recorder = EventRecorder(client: client, reportingController: reportingController, reportingInstance: options.identity)
         let scopes: [String?] = options.namespaces.isEmpty ? [nil] : options.namespaces.map { Optional($0) }
@@ -60,8 +60,16 @@ public enum TandemOperator {
             let nodes = controller.watches(client.resources(Node.self)) { _ in
                 pools.list().filter { $0.spec?.accelerator == nil }.map { ObjectKey($0) }
             }
+            // The autoscaler reads the pools' pods: their readiness, addresses and scheduling.
+            let pods = autoscaler.map { _ in
+                controller.watches(client.resources(Pod.self, namespace: scope), listOptions: managed) { pod in
+                    guard let pool = pod.metadata.labels?[PoolLabels.pool] else { return [] }
+                    return [ObjectKey(namespace: pod.metadata.namespace, name: pool)]
+                }
+            }
             let reconciler = PoolReconciler(client: client, deployments: deployments, services: services, nodes: nodes,
-                                            recorder: recorder)
+                                            pods: pods, recorder: recorder, autoscaler: autoscaler,
+                                            scalingMetrics: autoscaler.map { _ in ScalingMetrics(registry: metrics.registry) })
             registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile))
         }
         let elector = options.leaderElection

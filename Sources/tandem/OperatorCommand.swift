@@ -32,6 +32,18 @@ struct Operator: AsyncParsableCommand {
     @Option(help: "Reconciles run at once.")
     var workers: Int = 2
 
+    @Option(help: "Seconds between autoscaling rounds of a pool (reads of its pods' /metrics).")
+    var autoscalerInterval: Double = 5
+
+    @Option(help: "Seconds between status updates that only refresh signal values.")
+    var autoscalerStatusInterval: Double = 30
+
+    @Option(help: "Seconds one pod's /metrics (or one Prometheus query) may take.")
+    var scrapeTimeout: Double = 2
+
+    @Option(help: "Read the model servers' metrics from this Prometheus server (e.g. http://prometheus.monitoring:9090) instead of scraping each pod; see docs/prometheus-source.md for the labels it needs.")
+    var prometheusURL: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -58,7 +70,17 @@ struct Operator: AsyncParsableCommand {
         let options = OperatorOptions(
             namespaces: namespaces, leaderElection: leaderElect,
             leaseNamespace: leaderElectionNamespace ?? configuration.namespace, workers: workers)
-        let runtime = TandemOperator.makeRuntime(client: client, options: options, metrics: metrics, health: health, logger: logger)
+        guard autoscalerInterval > 0, autoscalerStatusInterval >= 0, scrapeTimeout > 0 else {
+            throw ValidationError("--autoscaler-interval and --scrape-timeout must be > 0, --autoscaler-status-interval ≥ 0")
+        }
+        // Samples older than three rounds (at least 30 s) are not the pods' present load.
+        let scraper = try OwnedSignalSource(
+            prometheusURL: prometheusURL, timeout: .seconds(scrapeTimeout), maxAge: .seconds(max(30, 3 * autoscalerInterval)))
+        let autoscaler = Autoscaler(
+            source: scraper.source,
+            options: AutoscalerOptions(interval: .seconds(autoscalerInterval), statusInterval: .seconds(autoscalerStatusInterval)))
+        let runtime = TandemOperator.makeRuntime(
+            client: client, options: options, metrics: metrics, health: health, autoscaler: autoscaler, logger: logger)
         let server = health.application(host: String(parts[0]), port: port, logger: logger) { bound in
             logger.info("serving /metrics, /healthz, /readyz on \(parts[0]):\(bound)")
         }
@@ -71,6 +93,7 @@ struct Operator: AsyncParsableCommand {
                        .init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        try await scraper.shutdown()
         try await client.shutdown()
     }
 }

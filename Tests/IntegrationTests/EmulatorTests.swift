@@ -4,6 +4,7 @@ import KubeTestSupport
 import NIOCore
 import Simulation
 import Sizing
+import Synchronization
 import Testing
 
 /// Emulated model servers on loopback addresses, checked with real clients.
@@ -12,10 +13,25 @@ struct EmulatorTests {
     static let h100 = AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h100")!
     static let args = ["--model=meta-llama/Llama-3.1-8B-Instruct", "--port=8000"]
 
-    func server(_ address: String, role: EngineRole, threshold: Int = 100) async throws -> EmulatedModelServer {
-        let configuration = try EmulatorConfiguration.make(
+    func server(
+        _ address: String, role: EngineRole, threshold: Int = 100, configure: (inout EmulatorConfiguration) -> Void = { _ in }
+    ) async throws -> EmulatedModelServer {
+        var configuration = try EmulatorConfiguration.make(
             args: Self.args, accelerator: Self.h100, devices: 1, role: role, disaggregationThreshold: threshold)
+        configure(&configuration)
         return try await EmulatedModelServer.start(configuration, address: address, port: Int.random(in: 20_000..<30_000))
+    }
+
+    func complete(_ http: HTTPClient, _ base: String, words: Int, tag: String, maxTokens: Int = 2) async throws -> String {
+        var request = HTTPClientRequest(url: base + "/v1/completions")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let prompt = (0..<words).map { "\(tag)\($0)" }.joined(separator: " ")
+        request.body = .bytes(ByteBuffer(string: #"{"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":"\#(prompt)","max_tokens":\#(maxTokens)}"#))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        #expect(response.status == .ok, "\(body)")
+        return body
     }
 
     @Test func realOpenAIClientAndPrometheusParser() async throws {
@@ -69,6 +85,97 @@ struct EmulatorTests {
         try await http.shutdown()
         await decode.stop()
         await prefill.stop()
+    }
+}
+
+extension EmulatorTests {
+    /// The prefill tier scaled to 0: no header names a peer and the lookup finds none, so the
+    /// decode server prefills the long prompt itself, and counts it in its histograms.
+    @Test func decodeWithoutAPrefillPeerPrefillsItself() async throws {
+        let lookups = Atomic<Int>(0)
+        let decode = try await server("127.1.0.81", role: .decode) { configuration in
+            configuration.prefillPeers = {
+                lookups.add(1, ordering: .relaxed)
+                return nil
+            }
+        }
+        let http = HTTPClient()
+        let base = "http://127.1.0.81:\(decode.port)"
+        let answer = try await complete(http, base, words: 150, tag: "solo", maxTokens: 3)
+        #expect(answer.contains(#""completion_tokens":3"#), "\(answer)")
+        #expect(lookups.load(ordering: .relaxed) == 1, "the decode server looked for a prefill peer")
+        let metrics = try await scrapeMetrics(http, base, timeout: .seconds(5))
+        #expect(firstSample(metrics.text, "vllm:prompt_tokens_total{") == 150)
+        #expect(firstSample(metrics.text, #"vllm:request_prompt_tokens_bucket{engine="0",le="200.0""#) == 1)
+        #expect(firstSample(metrics.text, #"vllm:request_prompt_tokens_bucket{engine="0",le="100.0""#) == 0)
+        #expect(firstSample(metrics.text, "vllm:request_prompt_tokens_sum{") == 150)
+        #expect(firstSample(metrics.text, "vllm:request_generation_tokens_sum{") == 3)
+        try await http.shutdown()
+        await decode.stop()
+    }
+
+    /// `vllm:request_prompt_tokens` on both sides of a disaggregated request: the prefill server
+    /// and the decode server that received the KV each record the whole prompt once.
+    @Test func bothServersOfADisaggregatedRequestRecordThePrompt() async throws {
+        let prefill = try await server("127.1.0.82", role: .prefill)
+        let decode = try await server("127.1.0.83", role: .decode) { configuration in
+            let peer = "127.1.0.82:\(prefill.port)"
+            configuration.prefillPeers = { peer }
+        }
+        let http = HTTPClient()
+        _ = try await complete(http, "http://127.1.0.83:\(decode.port)", words: 300, tag: "pd", maxTokens: 4)
+        _ = try await complete(http, "http://127.1.0.83:\(decode.port)", words: 20, tag: "short", maxTokens: 4)
+        let onPrefill = try await scrapeMetrics(http, "http://127.1.0.82:\(prefill.port)", timeout: .seconds(5))
+        let onDecode = try await scrapeMetrics(http, "http://127.1.0.83:\(decode.port)", timeout: .seconds(5))
+        #expect(firstSample(onPrefill.text, "vllm:request_prompt_tokens_count{") == 1)
+        #expect(firstSample(onPrefill.text, "vllm:request_prompt_tokens_sum{") == 300)
+        #expect(firstSample(onPrefill.text, "vllm:request_generation_tokens_sum{") == 1)
+        #expect(firstSample(onDecode.text, "vllm:request_prompt_tokens_count{") == 2, "the remote-KV request and the short local one")
+        #expect(firstSample(onDecode.text, "vllm:request_prompt_tokens_sum{") == 320)
+        #expect(firstSample(onDecode.text, "vllm:request_generation_tokens_sum{") == 8)
+        try await http.shutdown()
+        await decode.stop()
+        await prefill.stop()
+    }
+
+    @Test func metricsFaultsLeaveTheAPIAloneAndHeldScrapesEndWithTheServer() async throws {
+        let emulator = try await server("127.1.0.84", role: .both)
+        let base = "http://127.1.0.84:\(emulator.port)"
+        let http = HTTPClient()
+
+        emulator.setMetricsFault(.garbage)
+        let garbage = try await scrapeMetrics(http, base, timeout: .seconds(5))
+        #expect(garbage.status == 200)
+        #expect(!garbage.text.contains("vllm:") && garbage.text.contains("<html>"))
+
+        emulator.setMetricsFault(.error)
+        #expect(try await scrapeMetrics(http, base, timeout: .seconds(5)).status == 500)
+
+        emulator.setMetricsFault(.hang)
+        await #expect(throws: HTTPClientError.self) { try await scrapeMetrics(http, base, timeout: .seconds(1)) }
+        _ = try await complete(http, base, words: 8, tag: "during-hang")
+        #expect(try await http.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5)).status == .ok)
+
+        // A scrape waiting when the fault clears gets the metrics.
+        let waiting = Task { try await scrapeMetrics(http, base, timeout: .seconds(30)) }
+        _ = try await eventually(timeout: .seconds(5), "a held scrape") { emulator.heldMetricsRequests >= 1 ? true : nil }
+        emulator.setMetricsFault(.none)
+        let released = try await waiting.value
+        #expect(released.status == 200 && released.text.contains("vllm:request_prompt_tokens_count{"))
+        #expect(emulator.heldMetricsRequests == 0)
+
+        // Stopping while scrapes are held: they are answered and stop() returns promptly.
+        emulator.setMetricsFault(.hang)
+        let held = (0..<3).map { _ in Task { try await scrapeMetrics(http, base, timeout: .seconds(30)) } }
+        _ = try await eventually(timeout: .seconds(5), "three held scrapes") { emulator.heldMetricsRequests == 3 ? true : nil }
+        let stopping = ContinuousClock.now
+        await emulator.stop()
+        #expect(ContinuousClock.now - stopping < .seconds(5))
+        #expect(emulator.heldMetricsRequests == 0)
+        for scrape in held {
+            if let answer = try? await scrape.value { #expect(answer.status == 503) }
+        }
+        try await http.shutdown()
     }
 }
 

@@ -152,4 +152,97 @@ struct NodeAgentTests {
             }
         }
     }
+
+    /// A decode pod whose pool has no prefill pods (the prefill tier scaled to 0) prefills
+    /// itself; then `kubectl annotate` of the fault turns its `/metrics` to garbage, then to a
+    /// hang, then back, while the OpenAI endpoints keep serving.
+    @Test func aLoneDecodePodServesAndItsMetricsFaultFollowsTheAnnotation() async throws {
+        let cluster = try await TestCluster.dedicated("nodeagent")
+        // H200: no other test on this cluster asks for it, so no other pod lands here.
+        let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
+        let nodes = [EmulatedNode(name: "h200-fault", accelerator: h200, devices: 8)]
+        try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(200))) { _, _, http in
+            try await cluster.withNamespace("fault") { admin, namespace in
+                let pods = admin.resources(Pod.self, namespace: namespace)
+                let labels = ["inference.x-k8s.io/pool": "solo", "inference.x-k8s.io/role": "decode", "llm-d.ai/role": "decode"]
+                _ = try await pods.create(Pod(metadata: ObjectMeta(name: "solo-decode", labels: labels), spec: try modelServerPodSpec(h200)))
+                let address = try await eventually(timeout: .seconds(60), "the decode pod serving") { () -> String? in
+                    let pod = try await pods.get("solo-decode")
+                    return pod.status?.phase == "Running" ? pod.status?.podIP : nil
+                }
+                let base = "http://\(address):8000"
+
+                // No prefill pod and no x-prefiller-host-port: a 150-token prompt (over the
+                // threshold of 100) is prefilled here.
+                var request = HTTPClientRequest(url: base + "/v1/completions")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                let prompt = (0..<150).map { "w\($0)" }.joined(separator: " ")
+                request.body = .bytes(ByteBuffer(string: #"{"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":"\#(prompt)","max_tokens":3}"#))
+                let completion = try await http.execute(request, timeout: .seconds(30))
+                let answer = String(buffer: try await completion.body.collect(upTo: 1 << 20))
+                #expect(completion.status == .ok, "\(answer)")
+                #expect(answer.contains(#""prompt_tokens":150"#), "\(answer)")
+                let served = try await scrapeMetrics(http, base, timeout: .seconds(5))
+                #expect(served.status == 200)
+                #expect(firstSample(served.text, "vllm:prompt_tokens_total{") == 150, "the prompt was computed on decode")
+                #expect(firstSample(served.text, "vllm:request_prompt_tokens_sum{") == 150)
+                #expect(firstSample(served.text, "vllm:request_prompt_tokens_count{") == 1)
+
+                func annotate(_ value: String?) async throws {
+                    _ = try await pods.patch("solo-decode", .merge(["metadata": ["annotations": [
+                        MetricsFault.annotation: value.map { .string($0) } ?? .null]]]))
+                }
+                let started = ContinuousClock.now
+                try await annotate("garbage")
+                let garbage = try await eventually(timeout: .seconds(10), "/metrics to turn to garbage") { () -> MetricsScrape? in
+                    let scraped = try await scrapeMetrics(http, base, timeout: .seconds(2))
+                    return scraped.text.contains("vllm:") ? nil : scraped
+                }
+                #expect(garbage.status == 200)
+                #expect(garbage.text.contains("<html>"))
+
+                try await annotate("hang")
+                _ = try await eventually(timeout: .seconds(10), "/metrics to hang past a 1 s timeout") { () -> Bool? in
+                    do {
+                        _ = try await scrapeMetrics(http, base, timeout: .seconds(1))
+                        return nil  // still answering
+                    } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+                        return true
+                    }
+                }
+                let models = try await http.execute(HTTPClientRequest(url: base + "/v1/models"), timeout: .seconds(5))
+                #expect(models.status == .ok, "the OpenAI endpoints keep serving while /metrics hangs")
+                _ = try await models.body.collect(upTo: 1 << 16)
+
+                try await annotate(nil)
+                let healed = try await eventually(timeout: .seconds(10), "/metrics to answer normally again") { () -> MetricsScrape? in
+                    let scraped = try await scrapeMetrics(http, base, timeout: .seconds(2))
+                    return scraped.status == 200 && scraped.text.contains("vllm:num_requests_running{") ? scraped : nil
+                }
+                #expect(firstSample(healed.text, "vllm:request_prompt_tokens_count{") == 1)
+                let elapsed = ContinuousClock.now - started
+                #expect(elapsed < .seconds(10), "the fault round trip took \(elapsed)")
+            }
+        }
+    }
+}
+
+/// One `/metrics` answer.
+struct MetricsScrape {
+    var status: UInt
+    var text: String
+}
+
+/// GETs `base/metrics` within `timeout` (throws `HTTPClientError.deadlineExceeded` past it).
+func scrapeMetrics(_ http: HTTPClient, _ base: String, timeout: TimeAmount) async throws -> MetricsScrape {
+    let response = try await http.execute(HTTPClientRequest(url: base + "/metrics"), timeout: timeout)
+    let body = try await response.body.collect(upTo: 1 << 20)
+    return MetricsScrape(status: response.status.code, text: String(decoding: body.readableBytesView, as: UTF8.self))
+}
+
+/// The value of the first sample line starting with `prefix` (`-1` when there is none).
+func firstSample(_ text: String, _ prefix: String) -> Double {
+    let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+    return Double(line?.split(separator: " ").last ?? "") ?? -1
 }

@@ -41,13 +41,14 @@ actor OperatorCluster {
 final class RunningOperator: Sendable {
     let task: Task<Void, any Error>
     let client: KubernetesClient
+    let metrics: RuntimeMetrics
     private let writes = WriteCounter()
 
     final class WriteCounter: Sendable {
         let count = Atomic<Int>(0)
     }
 
-    init(cluster: TestCluster, namespace: String, resync: Duration = .seconds(3600)) throws {
+    init(cluster: TestCluster, namespace: String, resync: Duration = .seconds(3600), autoscaler: Autoscaler? = nil) throws {
         let metrics = RuntimeMetrics()
         let counter = writes
         client = try KubernetesClient(
@@ -59,7 +60,8 @@ final class RunningOperator: Sendable {
         let runtime = TandemOperator.makeRuntime(
             client: client,
             options: OperatorOptions(namespaces: [namespace], leaderElection: false, workers: 2, resyncPeriod: resync),
-            metrics: metrics, health: nil)
+            metrics: metrics, health: nil, autoscaler: autoscaler)
+        self.metrics = metrics
         task = Task { try await runtime.run() }
     }
 

@@ -1,3 +1,4 @@
+import Sizing
 import Testing
 
 @testable import Simulation
@@ -31,5 +32,87 @@ import Testing
         #expect(histogram.cumulativeCounts == [2, 4, 5, 6])
         #expect(histogram.count == 6)
         #expect(abs(histogram.sum - 24.15) < 1e-12)
+    }
+}
+
+/// `vllm:request_prompt_tokens` and `vllm:request_generation_tokens`: vLLM's 1-2-5 buckets up to
+/// `--max-model-len`, one observation per finished request, on every role.
+@Suite struct EngineTokenHistogramTests {
+    @Test func bucketsFollowVLLMsOneTwoFiveRule() {
+        // vLLM's own docstring example: build_1_2_5_buckets(100) == [1, 2, 5, 10, 20, 50, 100].
+        #expect(Histogram.tokenCountBounds(maxModelLen: 100) == [1, 2, 5, 10, 20, 50, 100])
+        #expect(Histogram.tokenCountBounds(maxModelLen: 8_192) == [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000])
+        #expect(Histogram.tokenCountBounds(maxModelLen: 131_072).last == 100_000)
+        #expect(Histogram.tokenCountBounds(maxModelLen: 131_072).count == 16)
+        #expect(Histogram.tokenCountBounds(maxModelLen: 1) == [1])
+        #expect(Histogram.tokenCountBounds(maxModelLen: 0).isEmpty)
+        // No overflow: 1, 2, 5 × 10⁰…10¹⁸ fit in Int (5e18 < Int.max ≈ 9.2e18); 1e19 does not.
+        #expect(Histogram.tokenCountBounds(maxModelLen: .max).count == 3 * 19)
+        #expect(Histogram.tokenCountBounds(maxModelLen: .max).last == 5e18)
+        let metrics = EngineMetrics(maxModelLen: 4_096)
+        #expect(metrics.requestPromptTokens.upperBounds.last == 2_000)
+        #expect(metrics.requestGenerationTokens.upperBounds == metrics.requestPromptTokens.upperBounds)
+    }
+
+    @Test func theEmulatorsEngineTakesItsBucketsFromMaxModelLen() throws {
+        let sizing = try TierSizer().size(TierSizingRequest(
+            tier: .decode, model: EngineFixtures.llama8B, accelerator: EngineFixtures.h100,
+            args: try EngineArgs(["--max-model-len=16384"])))
+        let configuration = try #require(EngineConfiguration(sizing: sizing))
+        #expect(configuration.maxModelLen == 16_384)
+        let engine = EngineSimulator(configuration: configuration, stepTime: EngineFixtures.stepTime)
+        #expect(engine.metrics.requestPromptTokens.upperBounds == Histogram.tokenCountBounds(maxModelLen: 16_384))
+        #expect(engine.metrics.requestPromptTokens.upperBounds.last == 10_000)
+    }
+
+    /// One request of `prompt` tokens asking for 5, run to its end on an engine of `role`.
+    static func finishedOne(role: EngineRole, prompt: Int = 300, uncached: Int = 1) -> (EngineMetrics, [SimEvent]) {
+        var engine = EngineFixtures.engine(role: role, kvCacheTokens: 8_192)
+        engine.submit(SimRequest(id: 1, promptTokens: prompt, maxOutputTokens: 5, uncachedPromptTokens: uncached), at: .zero)
+        let events = EngineFixtures.drain(&engine)
+        return (engine.metrics, events)
+    }
+
+    @Test(arguments: [
+        (EngineRole.both, 1, 5), (.prefill, 1, 1),
+        (.decode, 1, 5),  // KV from a prefill peer: the whole prompt still counts
+        (.decode, 300, 5),  // no peer: the decode server prefills it itself
+    ])
+    func eachRoleObservesTheWholePromptOnce(role: EngineRole, uncached: Int, generated: Int) {
+        let (metrics, _) = Self.finishedOne(role: role, uncached: uncached)
+        #expect(metrics.requestPromptTokens.count == 1)
+        #expect(metrics.requestPromptTokens.sum == 300)
+        let bounds = metrics.requestPromptTokens.upperBounds
+        #expect(metrics.requestPromptTokens.cumulativeCounts[bounds.firstIndex(of: 200)!] == 0)
+        #expect(metrics.requestPromptTokens.cumulativeCounts[bounds.firstIndex(of: 500)!] == 1)
+        #expect(metrics.requestGenerationTokens.count == 1)
+        #expect(metrics.requestGenerationTokens.sum == Double(generated))
+    }
+
+    @Test func observedWhenTheRequestFinishesNotAtItsFirstToken() {
+        var engine = EngineFixtures.engine(kvCacheTokens: 8_192)
+        engine.submit(SimRequest(id: 1, promptTokens: 40, maxOutputTokens: 50), at: .zero)
+        let first = EngineFixtures.stepTime.prefillTime(tokens: 40)
+        _ = engine.advance(to: first)
+        #expect(engine.metrics.timeToFirstToken.count == 1)
+        #expect(engine.metrics.requestPromptTokens.count == 0)
+        _ = EngineFixtures.drain(&engine)
+        #expect(engine.metrics.requestPromptTokens.count == 1)
+        #expect(engine.metrics.requestGenerationTokens.sum == 50)
+    }
+
+    @Test func aDecodeServerWithoutAPeerPrefillsTheWholePromptItself() {
+        // uncached == prompt: what the emulator submits when no prefill peer took the prompt.
+        let (local, localEvents) = Self.finishedOne(role: .decode, prompt: 3_000, uncached: 3_000)
+        let (_, aggregatedEvents) = Self.finishedOne(role: .both, prompt: 3_000, uncached: 3_000)
+        let (_, remoteEvents) = Self.finishedOne(role: .decode, prompt: 3_000, uncached: 1)
+        func firstToken(_ events: [SimEvent]) -> Duration? {
+            events.compactMap { if case .firstToken(_, let at) = $0 { at } else { nil } }.first
+        }
+        #expect(firstToken(localEvents) == firstToken(aggregatedEvents), "a local prefill costs what an aggregated server's does")
+        #expect(firstToken(localEvents) == EngineFixtures.stepTime.prefillTime(tokens: 3_000))
+        #expect(firstToken(remoteEvents)! < firstToken(localEvents)!)
+        #expect(local.requestSuccessTotal[.length] == 1)
+        #expect(local.requestPromptTokens.sum == 3_000)
     }
 }

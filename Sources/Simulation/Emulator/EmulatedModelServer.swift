@@ -7,33 +7,57 @@ import ServiceLifecycle
 import Synchronization
 import KubeClient
 
-/// An emulated vLLM server listening on one loopback address: `/health`, `/v1/models` and the
-/// OpenAI endpoints of vLLM's API server, on the port the pod names `metrics`.
+/// An emulated vLLM server listening on one loopback address: `/health`, `/v1/models`,
+/// `/metrics` and the OpenAI endpoints of vLLM's API server, on the port the pod names `metrics`.
+///
+/// ``setMetricsFault(_:)`` breaks `/metrics` on purpose (see ``MetricsFault``).
 public final class EmulatedModelServer: ModelServerHandle {
     public let configuration: EmulatorConfiguration
     public let address: String
     public let port: Int
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
+    private let faults: MetricsFaultSwitch
 
     private init(configuration: EmulatorConfiguration, address: String, port: Int, task: Task<Void, any Error>,
-                 group: ServiceGroup) {
+                 group: ServiceGroup, faults: MetricsFaultSwitch) {
         self.configuration = configuration
         self.address = address
         self.port = port
         self.task = task
         self.group = group
+        self.faults = faults
     }
+
+    /// The fault `/metrics` shows now.
+    public var metricsFault: MetricsFault { faults.fault }
+
+    /// Makes `/metrics` show `fault` from now on (`.none` heals it); scrapes held by `hang`
+    /// are answered as the new fault says.
+    public func setMetricsFault(_ fault: MetricsFault) {
+        faults.set(fault)
+    }
+
+    /// `/metrics` requests held by ``MetricsFault/hang`` now.
+    public var heldMetricsRequests: Int { faults.heldRequests }
 
     /// Starts listening on `address:port` and returns once the socket is bound.
     public static func start(_ configuration: EmulatorConfiguration, address: String, port: Int,
                              logger: Logger = Logger(label: "tandem.emulator")) async throws -> EmulatedModelServer {
         let driver = EngineDriver(simulator: configuration.engine)
         let api = OpenAIEndpoints(configuration: configuration, driver: driver)
+        let faults = MetricsFaultSwitch()
         let router = Router()
         router.get("/health") { _, _ in Response(status: .ok) }
         router.get("/v1/models") { _, _ in api.models() }
-        router.get("/metrics") { _, _ in await api.metrics() }
+        router.get("/metrics") { _, _ in
+            switch await faults.gate() {
+            case .serve(.none), .serve(.hang): return await api.metrics()
+            case .serve(.garbage): return MetricsFault.garbageResponse()
+            case .serve(.error): return Response(status: .internalServerError, body: ResponseBody(byteBuffer: ByteBuffer(string: "Internal Server Error")))
+            case .stopping: return Response(status: .serviceUnavailable)
+            }
+        }
         router.post("/v1/completions") { request, _ in try await api.complete(request, chat: false) }
         router.post("/v1/chat/completions") { request, _ in try await api.complete(request, chat: true) }
         let bound = AsyncStream<Result<Void, any Error>>.makeStream()
@@ -48,6 +72,7 @@ public final class EmulatedModelServer: ModelServerHandle {
                 try await group.run()
             } catch {
                 bound.continuation.yield(.failure(error))
+                await driver.shutDown()
                 throw error
             }
             await driver.shutDown()
@@ -56,13 +81,32 @@ public final class EmulatedModelServer: ModelServerHandle {
             try outcome.get()
             break
         }
-        return EmulatedModelServer(configuration: configuration, address: address, port: port, task: task, group: group)
+        return EmulatedModelServer(configuration: configuration, address: address, port: port, task: task, group: group,
+                                   faults: faults)
     }
 
-    /// Stops accepting connections, lets open requests finish, and returns when closed.
+    /// Stops accepting connections, lets open requests finish (scrapes held by a `hang` fault
+    /// are answered 503), and returns when closed.
     public func stop() async {
+        faults.stop()
         await group.triggerGracefulShutdown()
         _ = await task.result
+    }
+
+    /// Stops gracefully, and cancels whatever is still open after `grace` (a request waiting
+    /// on a prefill peer that went away, say), as the kubelet's SIGKILL would.
+    public func stop(grace: Duration) async {
+        faults.stop()
+        await group.triggerGracefulShutdown()
+        let task = self.task
+        await withTaskGroup(of: Void.self) { deadline in
+            deadline.addTask {
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                task.cancel()
+            }
+            _ = await task.result
+            deadline.cancelAll()
+        }
     }
 }
 
@@ -110,7 +154,9 @@ final class PrefillPeers: Sendable {
     @Sendable func next() async -> String? {
         guard let listed = try? await pods.list(ListOptions(labelSelector: selector)).items else { return nil }
         let ready = listed.compactMap { pod -> String? in
-            guard pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true,
+            // A terminating pod leaves the endpoints at once (as the EndpointSlice controller does).
+            guard pod.metadata.deletionTimestamp == nil,
+                pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true,
                 let ip = pod.status?.podIP, ip.hasPrefix("127.")
             else { return nil }
             let port = pod.spec?.containers?.first?.ports?.first { $0.name == "metrics" }?.containerPort ?? 8000

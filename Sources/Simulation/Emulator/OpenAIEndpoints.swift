@@ -128,10 +128,19 @@ struct OpenAIEndpoints: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(prefill)))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+        let response = try await Self.peers.execute(request, timeout: .seconds(600))
         _ = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw EmulatorError("prefill peer \(peer) answered \(response.status.code)") }
     }
+
+    /// The client of prefill peers: as many connections per peer as requests in flight (the
+    /// shared client's 8 per host would queue prompts here instead of at the prefill server,
+    /// hiding the prefill tier's queue). Lives as long as the process.
+    static let peers = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(
+            timeout: .init(connect: .seconds(5)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)))
 
     static func words(_ text: String) -> [Substring] {
         text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })

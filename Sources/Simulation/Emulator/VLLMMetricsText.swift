@@ -51,14 +51,28 @@ enum VLLMMetricsText {
         histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", metrics.interTokenLatency)
         histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", metrics.e2eRequestLatency)
         histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", metrics.requestQueueTime)
+        // vLLM gives both token-count histograms the counters' help texts (vllm/v1/metrics/loggers.py).
+        histogram("vllm:request_prompt_tokens", "Number of prefill tokens processed.", metrics.requestPromptTokens)
+        histogram("vllm:request_generation_tokens", "Number of generation tokens processed.", metrics.requestGenerationTokens)
         return out
     }
 
-    /// Python's `repr` of a float, as prometheus_client prints values: `12.0`, `0.001`, `1e-05`.
+    /// A float as prometheus_client prints values and `le` bounds (its `floatToGoString`):
+    /// Python's `repr` (`12.0`, `0.001`, `1e-05`), except that positive values of 10⁶ and more
+    /// switch to Go's exponent form (`1e+06`, `1.2345675e+06`).
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) + ".0" }
-        return "\(value)"
+        if value == .infinity { return "+Inf" }
+        if value == -.infinity { return "-Inf" }
+        // Python's repr: integral values below 10¹⁶ keep every digit and a `.0`.
+        let repr = value == value.rounded() && abs(value) < 1e16 ? String(Int64(value)) + ".0" : "\(value)"
+        guard value > 0, let dot = repr.firstIndex(of: "."), repr.distance(from: repr.startIndex, to: dot) > 6 else {
+            return repr
+        }
+        let exponent = repr.distance(from: repr.startIndex, to: dot) - 1
+        var mantissa = "\(repr.first!).\(repr[repr.index(after: repr.startIndex)..<dot])\(repr[repr.index(after: dot)...])"
+        while mantissa.last == "0" || mantissa.last == "." { mantissa.removeLast() }
+        return mantissa + (exponent < 10 ? "e+0\(exponent)" : "e+\(exponent)")
     }
 
     static func escape(_ text: String) -> String {

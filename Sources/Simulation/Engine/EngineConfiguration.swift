@@ -12,21 +12,29 @@ public struct EngineConfiguration: Sendable, Hashable {
     public var kvCacheBlocks: Int
     /// `--block-size`: tokens per KV-cache block.
     public var blockSize: Int
+    /// `--max-model-len`: the longest sequence (prompt and output) a request may have; it sets
+    /// the buckets of the token-count histograms.
+    public var maxModelLen: Int
     /// Whether ``EngineSimulator/advance(to:)`` reports every output token, not just the first
     /// (costs one event per token).
     public var recordsTokenEvents: Bool
 
     /// A configuration whose KV cache holds `kvCacheTokens` tokens.
+    ///
+    /// - Parameter maxModelLen: `nil` takes the KV cache's size, the largest `--max-model-len`
+    ///   vLLM accepts (it refuses to start when the cache cannot hold one such sequence:
+    ///   `check_enough_kv_cache_memory` in vLLM's `vllm/v1/core/kv_cache_utils.py`).
     public init(
         role: EngineRole = .both, maxNumSeqs: Int, maxNumBatchedTokens: Int, kvCacheTokens: Int,
         blockSize: Int = 16,  // vLLM's default --block-size on CUDA (vllm/config/cache.py)
-        recordsTokenEvents: Bool = false
+        maxModelLen: Int? = nil, recordsTokenEvents: Bool = false
     ) {
         self.role = role
         self.maxNumSeqs = max(1, maxNumSeqs)
         self.maxNumBatchedTokens = max(1, maxNumBatchedTokens)
         self.blockSize = max(1, blockSize)
         kvCacheBlocks = max(2, kvCacheTokens / self.blockSize)
+        self.maxModelLen = max(1, maxModelLen ?? kvCacheTokens)
         self.recordsTokenEvents = recordsTokenEvents
     }
 
@@ -38,7 +46,7 @@ public struct EngineConfiguration: Sendable, Hashable {
         self.init(
             role: role ?? (sizing.tier == .prefill ? .prefill : .decode), maxNumSeqs: sizing.maxNumSeqs.value,
             maxNumBatchedTokens: sizing.maxNumBatchedTokens.value, kvCacheTokens: tokens, blockSize: blockSize,
-            recordsTokenEvents: recordsTokenEvents)
+            maxModelLen: sizing.maxModelLen.value, recordsTokenEvents: recordsTokenEvents)
     }
 
     /// Blocks requests may use: all but vLLM's null block.

@@ -32,9 +32,25 @@ public struct EngineMetrics: Sendable, Hashable {
     public var e2eRequestLatency = Histogram(upperBounds: Histogram.requestLatencyBounds)
     /// `vllm:request_queue_time_seconds`: arrival to first scheduled, per request.
     public var requestQueueTime = Histogram(upperBounds: Histogram.requestLatencyBounds)
+    /// `vllm:request_prompt_tokens`: the whole prompt length of each finished request, whatever
+    /// its role: a prefill server's request, and a decode server's whose KV came from a peer,
+    /// count the full prompt too (vLLM records `num_prompt_tokens` of every finished request).
+    public var requestPromptTokens: Histogram
+    /// `vllm:request_generation_tokens`: output tokens of each finished request (1 on a
+    /// prefill server).
+    public var requestGenerationTokens: Histogram
 
-    /// Empty metrics.
-    public init() {}
+    /// Empty metrics; the token-count histograms get vLLM's buckets for `--max-model-len`
+    /// (``Histogram/tokenCountBounds(maxModelLen:)``).
+    public init(maxModelLen: Int) {
+        requestPromptTokens = Histogram(upperBounds: Histogram.tokenCountBounds(maxModelLen: maxModelLen))
+        requestGenerationTokens = Histogram(upperBounds: Histogram.tokenCountBounds(maxModelLen: maxModelLen))
+    }
+
+    /// Empty metrics for no known `--max-model-len`: the token-count histograms have only `+Inf`.
+    public init() {
+        self.init(maxModelLen: 0)
+    }
 
     /// Finished requests, all reasons.
     public var requestsFinished: Int { requestSuccessTotal.values.reduce(0, +) }

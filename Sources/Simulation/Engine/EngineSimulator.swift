@@ -47,13 +47,14 @@ public struct EngineSimulator: Sendable {
     private var scheduled: [Int] = []
     private var freeBlocks: Int
     private var stepEnd: Duration?
-    private var stats = EngineMetrics()
+    private var stats: EngineMetrics
 
     /// An idle engine with an empty cache.
     public init(configuration: EngineConfiguration, stepTime: StepTimeModel) {
         self.configuration = configuration
         self.stepTime = stepTime
         freeBlocks = configuration.usableBlocks
+        stats = EngineMetrics(maxModelLen: configuration.maxModelLen)
         stats.kvCacheBlocks = configuration.kvCacheBlocks
         stats.blockSize = configuration.blockSize
     }
@@ -326,6 +327,9 @@ public struct EngineSimulator: Sendable {
         requests[slot].blocks = 0
         requests[slot].finished = true
         stats.e2eRequestLatency.observe(now - requests[slot].arrival)
+        // The whole prompt, also when its KV came from a prefill peer (vLLM's num_prompt_tokens).
+        stats.requestPromptTokens.observe(Double(requests[slot].request.promptTokens))
+        stats.requestGenerationTokens.observe(Double(requests[slot].generated))
         stats.requestSuccessTotal[reason, default: 0] += 1
         events.append(
             .finished(id: requests[slot].request.id, at: now, outputTokens: requests[slot].generated, reason: reason))

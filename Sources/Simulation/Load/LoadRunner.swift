@@ -42,14 +42,22 @@ public enum LoadRunner {
         for target in targets where !target.hasPrefix("http://127.") {
             throw LoadError("refusing \(target): load goes to loopback addresses (127.0.0.0/8) only")
         }
+        // One connection per request in flight: the default of 8 per host would queue requests
+        // in the client, where no server metric sees them.
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                              configuration: .init(timeout: .init(connect: .seconds(5))))
+                              configuration: .init(timeout: .init(connect: .seconds(5)),
+                                                   connectionPool: .init(idleTimeout: .seconds(60),
+                                                                         concurrentHTTP1ConnectionsPerHostSoftLimit: maxInFlight)))
         let report = ReportBox()
         let start = ContinuousClock.now
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for (index, request) in plan.enumerated() {
-                try? await Task.sleep(until: start + request.at, clock: .continuous)
+                // Cancelled: stop sending (the requests in flight are cancelled with the group).
+                guard (try? await Task.sleep(until: start + request.at, clock: .continuous)) != nil, !Task.isCancelled else {
+                    group.cancelAll()
+                    break
+                }
                 if inFlight >= maxInFlight {
                     await group.next()
                     inFlight -= 1
@@ -57,7 +65,8 @@ public enum LoadRunner {
                 inFlight += 1
                 let target = targets[index % targets.count]
                 group.addTask {
-                    let outcome = await send(http: http, target: target, model: model, request: request, timeout: requestTimeout)
+                    let outcome = await send(http: http, target: target, model: model, request: request, index: index,
+                                             timeout: requestTimeout)
                     report.value.withLock { report in
                         report.sent += 1
                         switch outcome {
@@ -89,13 +98,16 @@ public enum LoadRunner {
         var tpot: Double?
     }
 
-    static func send(http: HTTPClient, target: String, model: String, request: PlannedRequest, timeout: Duration)
+    /// Sends one request. Its prompt starts with a word of its own (`r<index>`), so no two
+    /// prompts share a prefix: a load of identical prompts would be served from the prefix cache
+    /// and never reach a prefill tier.
+    static func send(http: HTTPClient, target: String, model: String, request: PlannedRequest, index: Int, timeout: Duration)
         async -> Result<Timing, LoadError>
     {
         var call = HTTPClientRequest(url: target + "/v1/completions")
         call.method = .POST
         call.headers.add(name: "Content-Type", value: "application/json")
-        let prompt = Array(repeating: "w", count: request.promptTokens).joined(separator: " ")
+        let prompt = (["r\(index)"] + Array(repeating: "w", count: max(0, request.promptTokens - 1))).joined(separator: " ")
         call.body = .bytes(ByteBuffer(string:
             #"{"model":"\#(model)","prompt":"\#(prompt)","max_tokens":\#(request.outputTokens),"stream":true,"ignore_eos":true}"#))
         let began = ContinuousClock.now

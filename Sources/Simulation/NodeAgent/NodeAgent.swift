@@ -16,6 +16,21 @@ public protocol ModelServerLauncher: Sendable {
 public protocol ModelServerHandle: Sendable {
     /// Stops it: in-flight requests end, the address is free afterwards.
     func stop() async
+
+    /// Stops it as the kubelet stops a container: gracefully (SIGTERM) at once, and hard
+    /// (SIGKILL) when `grace` has passed, whatever is still in flight.
+    func stop(grace: Duration) async
+
+    /// Makes its `/metrics` show `fault` (the pod's ``MetricsFault/annotation``) from now on.
+    func setMetricsFault(_ fault: MetricsFault)
+}
+
+extension ModelServerHandle {
+    /// Servers without a hard stop stop gracefully, however long that takes.
+    public func stop(grace: Duration) async { await stop() }
+
+    /// Servers that cannot break their metrics on purpose ignore faults.
+    public func setMetricsFault(_ fault: MetricsFault) {}
 }
 
 /// How long an emulated model server takes to load its weights before the pod turns Ready.
@@ -48,7 +63,8 @@ public struct StartupDelay: Sendable {
 /// status heartbeats), and for every model-server pod the real scheduler binds to them starts an
 /// emulated server on a loopback address of its own and reports the pod Running and Ready with
 /// that IP. A deleted pod's server stops after its grace period (capped), and the pod object is
-/// then removed, as a kubelet does. Pods that are not model servers are left alone.
+/// then removed, as a kubelet does. Pods that are not model servers are left alone. A pod's
+/// ``MetricsFault/annotation`` is passed to its server whenever it changes.
 ///
 /// RBAC (as a kubelet): nodes (create, get, patch, patch status), leases in `kube-node-lease`,
 /// pods (list, watch, patch status, delete).
@@ -70,6 +86,8 @@ public final class NodeAgent: Sendable {
         var handle: (any ModelServerHandle)?
         var ready: Bool
         var stopping: Bool
+        /// What the pod's annotation asks `/metrics` to show; the handle is kept in step.
+        var fault: MetricsFault
     }
 
     public init(client: KubernetesClient, nodes: [EmulatedNode], launcher: any ModelServerLauncher,
@@ -166,13 +184,13 @@ public final class NodeAgent: Sendable {
                 return true
             }
             guard first else { return .awaitChange }
-            try? await Task.sleep(for: grace)
-            await release(uid: uid)
+            await release(uid: uid, grace: grace)
             // The kubelet's last word: the pod object goes once its containers are gone.
             _ = try? await pods.delete(name, options: DeleteOptions(gracePeriodSeconds: 0, preconditions: .init(uid: uid)))
             return .awaitChange
         }
         guard Self.isModelServer(pod) else { return .awaitChange }
+        applyFault(of: pod, uid: uid)
         if let known = running.withLock({ $0[uid] }), known.ready {
             if pod.status?.podIP == known.address && pod.status?.phase == "Running" { return .awaitChange }
             try await reportRunning(pod, address: known.address)
@@ -183,7 +201,10 @@ public final class NodeAgent: Sendable {
             logger.error("no loopback address left for \(namespace)/\(name)")
             return .requeue(after: .seconds(5))
         }
-        running.withLock { $0[uid] = RunningPod(address: address, handle: nil, ready: false, stopping: false) }
+        running.withLock {
+            $0[uid] = RunningPod(address: address, handle: nil, ready: false, stopping: false,
+                                 fault: MetricsFault(annotations: pod.metadata.annotations))
+        }
         let port = Int(pod.spec?.containers?.first?.ports?.first { $0.name == "metrics" }?.containerPort
                        ?? pod.spec?.containers?.first?.ports?.first?.containerPort ?? 8000)
         // Start in the background: loading weights takes a while and must not hold a worker.
@@ -192,8 +213,11 @@ public final class NodeAgent: Sendable {
                 guard let node = nodes.first(where: { $0.name == pod.spec?.nodeName }) else { return }
                 let handle = try await launcher.start(pod: pod, node: node, address: address, port: port)
                 let current = running.withLock { table -> Bool in
+                    guard let fault = table[uid]?.fault else { return false }
                     table[uid]?.handle = handle
-                    return table[uid] != nil
+                    // Under the lock, so that a later annotation change cannot be overtaken.
+                    handle.setMetricsFault(fault)
+                    return true
                 }
                 guard current else {  // deleted while starting
                     await handle.stop()
@@ -210,6 +234,23 @@ public final class NodeAgent: Sendable {
             }
         }
         return .awaitChange
+    }
+
+    /// Brings a started (or starting) server's metrics fault in line with the pod's annotation.
+    func applyFault(of pod: Pod, uid: String) {
+        let fault = MetricsFault(annotations: pod.metadata.annotations)
+        if !MetricsFault.isKnown(annotations: pod.metadata.annotations) {
+            logger.warning("pod \(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? ""): \(MetricsFault.annotation) names no fault; serving normally")
+        }
+        let changed = running.withLock { table -> Bool in
+            guard let entry = table[uid], entry.fault != fault else { return false }
+            table[uid]?.fault = fault
+            entry.handle?.setMetricsFault(fault)  // under the lock: changes reach the server in order
+            return true
+        }
+        if changed {
+            logger.info("pod \(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? ""): /metrics fault \(fault.rawValue)")
+        }
     }
 
     func reportRunning(_ pod: Pod, address: String) async throws {
@@ -230,9 +271,9 @@ public final class NodeAgent: Sendable {
             ]]))
     }
 
-    func release(uid: String) async {
+    func release(uid: String, grace: Duration? = nil) async {
         guard let entry = running.withLock({ $0.removeValue(forKey: uid) }) else { return }
-        await entry.handle?.stop()
+        if let grace { await entry.handle?.stop(grace: grace) } else { await entry.handle?.stop() }
         addresses.give(back: entry.address)
     }
 }

@@ -1,0 +1,132 @@
+import Autoscaling
+import KubeCore
+import KubeRuntime
+import Prometheus
+import Rendering
+import TandemAPI
+
+/// The autoscaler's part of a pool's status: per-tier desired replicas, signals and last
+/// scale time, the scaling history and the `ScalingActive` and `ScalingLimited` conditions. Pure.
+public enum ScalingStatus {
+    /// `ScalingLimited`: a tier wanted to grow and the cluster had no room.
+    public static let scalingLimited = "ScalingLimited"
+
+    /// Writes this round's decisions into `status`.
+    ///
+    /// - Parameters:
+    ///   - decisions: this round's decisions; empty when no round ran (the status keeps what it had).
+    ///   - operated: the tiers in `Operator` mode.
+    ///   - refreshSignals: whether signal values may be updated (they are rate-limited).
+    public static func apply(
+        _ decisions: [TierName: TierScaling], operated: [TierName], record: Autoscaler.Record?, to status: inout InferencePoolStatus,
+        previous: InferencePoolStatus?, refreshSignals: Bool, generation: Int64?, now: KubeTime
+    ) {
+        var conditions = status.conditions ?? []
+        func set(_ type: String, _ value: ConditionStatus, _ reason: String, _ message: String) {
+            conditions.set(Condition(type: type, status: value, reason: reason, message: message, observedGeneration: generation), now: now)
+        }
+        defer { status.conditions = conditions }
+
+        guard !operated.isEmpty else {
+            set(PoolCondition.scalingActive, .false, "Disabled", "no tier's autoscaling mode is Operator")
+            conditions.removeAll { $0.type == scalingLimited }
+            for tier in TierName.allCases { status[tier]?.metrics = nil }
+            return
+        }
+        for tier in TierName.allCases where !operated.contains(tier) { status[tier]?.metrics = nil }
+        guard !decisions.isEmpty else { return }
+
+        if let record {
+            status.scalingHistory = record.history.isEmpty ? nil : record.history
+            for tier in TierName.allCases { status[tier]?.lastScaleTime = record.lastScaleTimes[tier] ?? previous?[tier]?.lastScaleTime }
+        }
+        for tier in [TierName.prefill, .decode] {
+            guard let decision = decisions[tier] else { continue }
+            status[tier]?.desiredReplicas = Int32(clamping: decision.to)
+            if refreshSignals || previous?[tier]?.metrics == nil {
+                status[tier]?.metrics = TierMetrics(
+                    waitingRequests: rounded(decision.observed.waiting), runningRequests: rounded(decision.observed.running),
+                    kvCacheUtilization: rounded(decision.observed.kvCacheUtilization))
+            }
+        }
+
+        let unavailable = decisions.values.filter { $0.metricsUnavailable != nil }.sorted { $0.tier.rawValue > $1.tier.rawValue }
+        if unavailable.isEmpty {
+            let tiers = operated.map(\.rawValue).joined(separator: " and ")
+            set(PoolCondition.scalingActive, .true, "Autoscaling", "\(tiers) scale on their model servers' metrics")
+        } else {
+            set(PoolCondition.scalingActive, .false, "MetricsUnavailable",
+                unavailable.map { "\($0.tier.rawValue): \($0.metricsUnavailable ?? ""); size held at \($0.from)" }.joined(separator: "; "))
+        }
+        let limited = decisions.values.filter { $0.capacity != nil }.sorted { $0.tier.rawValue > $1.tier.rawValue }
+        if let first = limited.first?.capacity {
+            set(scalingLimited, .true, first.reason,
+                limited.map { "\($0.tier.rawValue) held at \($0.from), wanted \($0.desired): \($0.capacity?.message ?? "")" }.joined(separator: "; "))
+        } else {
+            set(scalingLimited, .false, "WithinCapacity", "every tier can grow")
+        }
+    }
+
+    /// Signals in the status carry three decimals, so noise below that does not churn it.
+    static func rounded(_ value: Double?) -> Double? {
+        value.map { ($0 * 1000).rounded() / 1000 }
+    }
+}
+
+extension PoolReconciler {
+    /// Events for what the autoscaler did: one per scale, and a Warning when a tier becomes
+    /// limited or loses its metrics.
+    func recordScaling(pool: InferencePool, decisions: [TierName: TierScaling], old: InferencePoolStatus?, new: InferencePoolStatus) async {
+        for tier in [TierName.prefill, .decode] {
+            guard let decision = decisions[tier], decision.changed else { continue }
+            let reason = decision.to > decision.from ? "ScaledUp" : "ScaledDown"
+            await recorder.record(pool, type: .normal, reason: reason, action: "Scale",
+                                  note: "\(tier.rawValue) \(decision.from) → \(decision.to): \(decision.reason)")
+        }
+        func changed(_ type: String) -> Condition? {
+            let before = old?.conditions?[type: type]
+            guard let after = new.conditions?[type: type], after.status != before?.status || after.reason != before?.reason else { return nil }
+            return after
+        }
+        if let limited = changed(ScalingStatus.scalingLimited), limited.status == .true {
+            await recorder.record(pool, type: .warning, reason: "ScalingLimited", action: "Scale", note: "\(limited.reason): \(limited.message)")
+        }
+        if let active = changed(PoolCondition.scalingActive), active.reason == "MetricsUnavailable" {
+            await recorder.record(pool, type: .warning, reason: "MetricsUnavailable", action: "Scale", note: active.message)
+        }
+    }
+}
+
+/// The autoscaler's Prometheus metrics, next to the controller runtime's on `/metrics`.
+public struct ScalingMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    enum Family {
+        static var desiredReplicas: MetricNameDescriptor { MetricNameDescriptor(metricName: "tandem_tier_desired", unitName: "replicas", helpText: "Replicas the autoscaler wants for a tier") }
+        static var signal: MetricNameDescriptor { MetricNameDescriptor(metricName: "tandem_tier_signal", helpText: "Mean per-pod value of a scaling signal of a tier, at the last decision") }
+        static var decisions: MetricNameDescriptor { MetricNameDescriptor(metricName: "tandem_scaling_decisions", unitName: "total", helpText: "Autoscaling decisions per tier, by direction (up, down, hold)") }
+    }
+
+    func record(pool: InferencePool, decisions: [TierName: TierScaling], status: InferencePoolStatus) {
+        let namespace = pool.metadata.namespace ?? ""
+        let name = pool.metadata.name ?? ""
+        for (tier, decision) in decisions {
+            let labels = [("namespace", namespace), ("pool", name), ("tier", tier.rawValue)]
+            registry.makeGauge(descriptor: Family.desiredReplicas, labels: labels).set(to: Double(decision.to))
+            let direction = decision.to > decision.from ? "up" : decision.to < decision.from ? "down" : "hold"
+            registry.makeCounter(descriptor: Family.decisions, labels: labels + [("direction", direction)]).increment()
+            let signals: [(String, Double?)] = [
+                ("waiting_requests", decision.observed.waiting), ("running_requests", decision.observed.running),
+                ("kv_cache_utilization", decision.observed.kvCacheUtilization),
+            ]
+            for (signal, value) in signals {
+                guard let value else { continue }
+                registry.makeGauge(descriptor: Family.signal, labels: labels + [("signal", signal)]).set(to: value)
+            }
+        }
+    }
+}

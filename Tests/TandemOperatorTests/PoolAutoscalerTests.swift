@@ -1,0 +1,184 @@
+import Autoscaling
+import KubeCore
+import Rendering
+import TandemAPI
+import Testing
+
+@testable import TandemOperator
+
+private func metrics(waiting: Double? = nil, running: Double? = nil, kv: Double? = nil, longPrompts: Double? = nil) -> PodReading {
+    let histogram = longPrompts.map {
+        CumulativeHistogram(buckets: [.init(upperBound: 50, count: 0), .init(upperBound: .infinity, count: $0)])
+    }
+    return .metrics(PodMetrics(signals: PodSignals(waiting: waiting, running: running, kvCacheUtilization: kv), promptTokens: histogram))
+}
+
+private func spec(prefillMin: Int32 = 1, ratio: RatioSpec? = nil) -> InferencePoolSpec {
+    let fast = TandemAPI.ScalingBehavior(
+        scaleUp: ScalingRules(stabilizationSeconds: 0, maxReplicasPerStep: 4, periodSeconds: 1),
+        scaleDown: ScalingRules(stabilizationSeconds: 10, maxReplicasPerStep: 1, periodSeconds: 5))
+    return InferencePoolSpec(
+        model: "m",
+        prefillConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: prefillMin, maxReplicas: 8, behavior: fast)),
+        decodeConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 8, behavior: fast)),
+        ratio: ratio)
+}
+
+private let calm = PanicPolicy(threshold: 0)  // panic off: these cases test the HPA rules
+
+@Suite("PoolAutoscaler: both tiers, capacity, ratio, scale to zero")
+struct PoolAutoscalerTests {
+    @Test func eachTierScalesOnItsOwnSignal() {
+        var autoscaler = PoolAutoscaler()
+        let decisions = autoscaler.decide(
+            spec: spec(),
+            observations: [
+                .prefill: TierObservation(current: 1, ready: 1, readings: ["p0": metrics(waiting: 12, running: 2)]),
+                .decode: TierObservation(current: 2, ready: 2, readings: ["d0": metrics(running: 50, kv: 0.4), "d1": metrics(running: 60, kv: 0.42)]),
+            ],
+            fixed: [:], panic: calm, now: .seconds(1))
+        // 12 waiting / 4 per replica → 3 prefill; decode's KV 0.41 < 0.8 wants 2 → 1 but the window holds it.
+        #expect(decisions[.prefill]?.to == 3)
+        #expect(decisions[.prefill]?.reason.contains("waiting") == true)
+        #expect(decisions[.decode]?.to == 2)
+    }
+
+    @Test func unreadablePodsHoldTheSizeAndSaySo() {
+        var autoscaler = PoolAutoscaler()
+        let decisions = autoscaler.decide(
+            spec: spec(),
+            observations: [.decode: TierObservation(current: 3, ready: 3, readings: [
+                "d0": .failed("d0: GET http://127.0.0.9:8000/metrics failed: timeout"),
+                "d1": .failed("d1: not Prometheus text"), "d2": .failed("d2: answered 500"),
+            ])],
+            fixed: [.prefill: 1], panic: calm, now: .seconds(1))
+        let decode = decisions[.decode]
+        #expect(decode?.to == 3)
+        #expect(decode?.metricsUnavailable?.contains("3 of 3 ready pods unreadable") == true, "\(String(describing: decode))")
+    }
+
+    @Test func noReadyPodsIsNotAMetricsOutage() {
+        var autoscaler = PoolAutoscaler()
+        let decisions = autoscaler.decide(
+            spec: spec(), observations: [.prefill: TierObservation(current: 2, ready: 0, readings: [:])],
+            fixed: [.decode: 1], panic: calm, now: .seconds(1))
+        #expect(decisions[.prefill]?.to == 2)
+        #expect(decisions[.prefill]?.metricsUnavailable == nil)
+    }
+
+    @Test func capacityStopsGrowthButNotShrinking() {
+        var autoscaler = PoolAutoscaler()
+        let full = CapacityLimit.insufficientCapacity("1 pod unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
+        let up = autoscaler.decide(
+            spec: spec(), observations: [.prefill: TierObservation(current: 2, ready: 2, readings: [
+                "p0": metrics(waiting: 20), "p1": metrics(waiting: 20),
+            ], capacity: full)], fixed: [.decode: 1], panic: calm, now: .seconds(1))
+        #expect(up[.prefill]?.to == 2)
+        #expect(up[.prefill]?.capacity == full)
+        #expect(up[.prefill]?.desired == 10)
+
+        let quota = CapacityLimit.quotaExceeded("pods \"x\" is forbidden: exceeded quota: gpus")
+        var other = PoolAutoscaler()
+        let down = other.decide(
+            spec: spec(), observations: [.prefill: TierObservation(current: 4, ready: 4, readings: [
+                "p0": metrics(waiting: 0), "p1": metrics(waiting: 0), "p2": metrics(waiting: 0), "p3": metrics(waiting: 0),
+            ], capacity: quota)], fixed: [.decode: 1], panic: calm, now: .seconds(100))
+        #expect(down[.prefill]?.capacity == nil, "a limit on growth must not be reported while shrinking")
+    }
+
+    @Test func theRatioGuardMovesPrefillOnly() {
+        var autoscaler = PoolAutoscaler()
+        let decisions = autoscaler.decide(
+            spec: spec(ratio: RatioSpec(minPrefillPerDecode: 0.5, maxPrefillPerDecode: 1)),
+            observations: [
+                .prefill: TierObservation(current: 1, ready: 1, readings: ["p0": metrics(waiting: 40)]),
+                .decode: TierObservation(current: 2, ready: 2, readings: ["d0": metrics(kv: 0.8), "d1": metrics(kv: 0.8)]),
+            ],
+            fixed: [:], panic: calm, now: .seconds(1))
+        #expect(decisions[.decode]?.to == 2)
+        #expect(decisions[.prefill]?.to == 2)
+        #expect(decisions[.prefill]?.reason.hasPrefix("ratio guard") == true, "\(String(describing: decisions[.prefill]))")
+    }
+
+    @Test func idlePrefillGoesToZeroAndLongPromptsAtDecodeWakeIt() {
+        var autoscaler = PoolAutoscaler()
+        let pool = spec(prefillMin: 0)
+        var now = Duration.seconds(0)
+        var prefill = 1
+        // Idle: after the 10 s window, 1 → 0.
+        while now < .seconds(30), prefill > 0 {
+            now += .seconds(1)
+            let decisions = autoscaler.decide(
+                spec: pool,
+                observations: [
+                    .prefill: TierObservation(current: prefill, ready: prefill, readings: ["p0": metrics(waiting: 0, running: 0)]),
+                    .decode: TierObservation(current: 1, ready: 1, readings: ["d0": metrics(running: 0, kv: 0.5, longPrompts: 7)]),
+                ],
+                fixed: [:], panic: calm, now: now)
+            prefill = decisions[.prefill]?.to ?? prefill
+        }
+        #expect(prefill == 0)
+        #expect(now >= .seconds(10), "went to zero after \(now), before the 10 s window")
+
+        // At zero, no pods: held, until decode counts new long prompts.
+        now += .seconds(1)
+        let quiet = autoscaler.decide(
+            spec: pool,
+            observations: [
+                .prefill: TierObservation(current: 0, ready: 0, readings: [:]),
+                .decode: TierObservation(current: 1, ready: 1, readings: ["d0": metrics(running: 0, kv: 0.5, longPrompts: 7)]),
+            ],
+            fixed: [:], panic: calm, now: now)
+        #expect(quiet[.prefill]?.to == 0)
+        now += .seconds(1)
+        let woken = autoscaler.decide(
+            spec: pool,
+            observations: [
+                .prefill: TierObservation(current: 0, ready: 0, readings: [:]),
+                .decode: TierObservation(current: 1, ready: 1, readings: ["d0": metrics(running: 3, kv: 0.5, longPrompts: 10)]),
+            ],
+            fixed: [:], panic: calm, now: now)
+        #expect(woken[.prefill]?.to == 1)
+        #expect(woken[.prefill]?.reason.contains("3 new prompts") == true, "\(String(describing: woken[.prefill]))")
+    }
+
+    @Test func busyPrefillDoesNotGoToZero() {
+        var autoscaler = PoolAutoscaler()
+        var prefill = 1
+        for second in 1...30 {
+            let decisions = autoscaler.decide(
+                spec: spec(prefillMin: 0),
+                observations: [.prefill: TierObservation(current: prefill, ready: 1, readings: ["p0": metrics(waiting: 0, running: 1)])],
+                fixed: [.decode: 1], panic: calm, now: .seconds(second))
+            prefill = decisions[.prefill]?.to ?? prefill
+        }
+        #expect(prefill == 1)
+    }
+
+    @Test func settingsFollowTheSpecAndTheirDefaults() {
+        let decode = TierSettings(spec: nil, tier: .decode)
+        #expect(decode.targets == .decodeDefault)
+        #expect(decode.minReplicas == 1 && decode.maxReplicas == TierSettings.defaultMaxReplicas)
+        let zero = TierSettings(spec: AutoscalingSpec(minReplicas: 0), tier: .decode)
+        #expect(zero.minReplicas == 1, "decode keeps at least one replica")
+        let prefill = TierSettings(spec: AutoscalingSpec(minReplicas: 0, maxReplicas: 3, target: ScalingTarget(runningRequestsPerReplica: 8),
+                                                         behavior: TandemAPI.ScalingBehavior(scaleDown: ScalingRules(periodSeconds: 9))), tier: .prefill)
+        #expect(prefill.minReplicas == 0 && prefill.maxReplicas == 3)
+        #expect(prefill.targets == ScalingTargets(runningRequestsPerReplica: 8))
+        #expect(prefill.behavior.scaleDown.periodSeconds == 9)
+        #expect(prefill.behavior.scaleDown.stabilizationSeconds == ScalingPolicy.scaleDownDefault.stabilizationSeconds)
+    }
+
+    @Test func capacityIsReadFromPendingPodsAndReplicaFailures() {
+        let pending = Pod(metadata: ObjectMeta(name: "p"), status: PodStatus(phase: "Pending", conditions: [
+            PodCondition(type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available"),
+        ]))
+        let deployment = Deployment(metadata: ObjectMeta(name: "d"))
+        #expect(Autoscaler.capacityLimit(deployment: deployment, pods: [pending]) == .insufficientCapacity("1 pod unschedulable: 0/3 nodes are available"))
+        let denied = Deployment(metadata: ObjectMeta(name: "d"), status: DeploymentStatus(conditions: [
+            DeploymentCondition(type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: "pods \"d-1\" is forbidden: exceeded quota: gpus"),
+        ]))
+        #expect(Autoscaler.capacityLimit(deployment: denied, pods: [])?.reason == "QuotaExceeded")
+        #expect(Autoscaler.capacityLimit(deployment: deployment, pods: []) == nil)
+    }
+}
