@@ -155,7 +155,8 @@ extension InferencePoolStatus {
             ])
         return .object("Observed state of the pool.", [
             "observedGeneration": .integer(format: "int64"),
-            "conditions": .array(of: condition),
+            // Keyed by type: the reconciler and the autoscaler each own their conditions.
+            "conditions": Schema.array(of: condition).listMap(keys: ["type"]),
             "accelerator": .string(),
             "prefill": tier, "decode": tier,
             "scalingHistory": .array(of: .object([

@@ -25,6 +25,10 @@ public struct Schema: Encodable, Hashable, Sendable {
     public var anyOf: [Schema]?
     public var preserveUnknownFields: Bool?
     public var intOrString: Bool?
+    /// `map` for a list of objects keyed by ``listMapKeys``: server-side apply then merges
+    /// entries by key, so several field managers can each own some.
+    public var listType: String?
+    public var listMapKeys: [String]?
 
     public init(type: String? = nil, description: String? = nil) {
         self.type = type
@@ -41,6 +45,8 @@ public struct Schema: Encodable, Hashable, Sendable {
         case additionalPropertiesBox = "additionalProperties"
         case preserveUnknownFields = "x-kubernetes-preserve-unknown-fields"
         case intOrString = "x-kubernetes-int-or-string"
+        case listType = "x-kubernetes-list-type"
+        case listMapKeys = "x-kubernetes-list-map-keys"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -65,6 +71,8 @@ public struct Schema: Encodable, Hashable, Sendable {
         try container.encodeIfPresent(anyOf, forKey: .anyOf)
         try container.encodeIfPresent(preserveUnknownFields, forKey: .preserveUnknownFields)
         try container.encodeIfPresent(intOrString, forKey: .intOrString)
+        try container.encodeIfPresent(listType, forKey: .listType)
+        try container.encodeIfPresent(listMapKeys, forKey: .listMapKeys)
     }
 
     private func encodeNumber(_ value: Double, _ key: CodingKeys, _ container: inout KeyedEncodingContainer<CodingKeys>) throws {
@@ -76,6 +84,15 @@ public struct Schema: Encodable, Hashable, Sendable {
     }
 
     // MARK: Builders
+
+    /// This list, merged by server-side apply entry by entry, keyed by `keys` (which must be
+    /// required fields of its items).
+    public func listMap(keys: [String]) -> Schema {
+        var copy = self
+        copy.listType = "map"
+        copy.listMapKeys = keys
+        return copy
+    }
 
     /// An object with these properties.
     public static func object(_ description: String? = nil, required: [String] = [], _ properties: [String: Schema]) -> Schema {

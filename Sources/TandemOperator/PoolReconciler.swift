@@ -21,7 +21,8 @@ import TandemAPI
 /// `create`/`patch` Deployments and Services in the pools' namespaces; `list`/`watch` Pods and
 /// Nodes; `create`/`patch` Events.
 public final class PoolReconciler: Sendable {
-    /// The field manager of every child and of the status.
+    /// The field manager of every child and of the status (but the autoscaler's part of it,
+    /// written as ``Autoscaler/fieldManager``).
     public static let fieldManager = "tandem"
 
     let client: KubernetesClient
@@ -103,7 +104,7 @@ public final class PoolReconciler: Sendable {
                             observed[tier] = scaled
                         }
                     }
-                    action = .requeue(after: autoscaler.options.interval)
+                    action = .requeue(after: autoscaler.nextRound(pool))
                 case .notDue(let wait):
                     action = .requeue(after: wait)
                 }
@@ -128,10 +129,21 @@ public final class PoolReconciler: Sendable {
         }
         await recordScaling(pool: pool, decisions: scaling, old: pool.status, new: status)
         if status != pool.status {
-            var update = InferencePool(metadata: ObjectMeta(name: name, namespace: namespace))
-            update.status = status
-            _ = try await client.resources(InferencePool.self, namespace: namespace)
-                .applyStatus(update, fieldManager: Self.fieldManager, force: true)
+            // Two managers, two parts: the autoscaler's first, so that a field moving from the
+            // reconciler's part to the autoscaler's never goes without an owner.
+            let new = ScalingStatus.split(status)
+            let old = ScalingStatus.split(pool.status)
+            let pools = client.resources(InferencePool.self, namespace: namespace)
+            if new.autoscaler != old.autoscaler {
+                var update = InferencePool(metadata: ObjectMeta(name: name, namespace: namespace))
+                update.status = new.autoscaler
+                _ = try await pools.applyStatus(update, fieldManager: Autoscaler.fieldManager, force: true)
+            }
+            if new.reconciler != old.reconciler {
+                var update = InferencePool(metadata: ObjectMeta(name: name, namespace: namespace))
+                update.status = new.reconciler
+                _ = try await pools.applyStatus(update, fieldManager: Self.fieldManager, force: true)
+            }
             await recordTransitions(pool: pool, old: pool.status, new: status, plan: plan)
         }
         return action

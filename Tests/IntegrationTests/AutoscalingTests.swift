@@ -19,14 +19,7 @@ actor AutoscaleCluster {
 
     func get() async throws -> TestCluster {
         if let ready { return ready }
-        let cluster = try await TestCluster.dedicated("autoscale")
-        let installed = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
-        guard installed.status == 0 else { throw TestClusterError("installing the CRD failed: \(installed.output)") }
-        let client = try cluster.adminClient()
-        _ = try await eventually("the CRD to be established") {
-            try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.x-k8s.io").isEstablished ? true : nil
-        }
-        try await client.shutdown()
+        let cluster = try await dedicatedClusterWithCRD("autoscale")
         ready = cluster
         return cluster
     }
@@ -134,6 +127,24 @@ struct Scenario {
         return Task { try await LoadRunner.run(targets: targets, model: Self.model, plan: plan, requestTimeout: .seconds(60)) }
     }
 
+    /// Once both tiers serve, sends long prompts (more than one prefill pod can take) and waits
+    /// for `ScalingLimited`; returns it and the load, still running.
+    func overloadPrefillUntilLimited(_ name: String) async throws -> (Condition, Task<LoadReport, any Error>) {
+        let targets = try await waitReady(name, .decode, atLeast: 1)
+        try await waitReady(name, .prefill, atLeast: 1)
+        let load = load(targets, rate: 40, seconds: 20, promptTokens: 3000, outputTokens: 2)
+        do {
+            let limited = try await eventually(timeout: .seconds(40), "ScalingLimited") { () -> Condition? in
+                let found = condition(try await pool(name), ScalingStatus.scalingLimited)
+                return found?.status == .true ? found : nil
+            }
+            return (limited, load)
+        } catch {
+            load.cancel()
+            throw error
+        }
+    }
+
     func kubectl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await cluster.run(["kubectl", "--namespace", namespace] + arguments)
     }
@@ -180,7 +191,11 @@ struct AutoscalingScenarioTests {
                 let decode = try await scenario.replicas("lp", .decode)
                 return prefill == 1 && decode == 1 ? true : nil
             }
-            let pool = try await scenario.pool("lp")
+            // The status records the last step in the reconcile that took it.
+            let pool = try await eventually(timeout: .seconds(5), "the last scale-down in the history") { () -> InferencePool? in
+                let pool = try await scenario.pool("lp")
+                return pool.status?.scalingHistory?.first { $0.tier == .prefill }?.to == 1 ? pool : nil
+            }
             let history = (pool.status?.scalingHistory ?? []).reversed()  // oldest first
             let prefill = history.filter { $0.tier == .prefill }
             let downs = prefill.filter { $0.to < $0.from }
@@ -200,6 +215,15 @@ struct AutoscalingScenarioTests {
                 #expect(waited >= 4, "scaled down \(waited) s after a scale-up; the window is 5 s: \(up) then \(down)")
             }
             #expect(condition(pool, PoolCondition.scalingActive)?.status == .true)
+            // Each loop's part of the status under its own field manager.
+            func statusFields(_ manager: String) -> [String: JSONValue] {
+                // (1.20 records no `subresource` in managedFields: the status is found by its fields.)
+                let entry = pool.metadata.managedFields?.first { $0.manager == manager && $0.fieldsV1?["f:status"] != nil }
+                return entry?.fieldsV1?["f:status"]?.objectValue ?? [:]
+            }
+            #expect(statusFields(Autoscaler.fieldManager)["f:scalingHistory"] != nil, "\(pool.metadata.managedFields ?? [])")
+            #expect(statusFields(PoolReconciler.fieldManager)["f:scalingHistory"] == nil)
+            #expect(statusFields(PoolReconciler.fieldManager)["f:observedGeneration"] != nil)
             let events = try await scenario.client.resources(Event.self, namespace: scenario.namespace).list().items
             #expect(events.contains { $0.reason == "ScaledUp" } && events.contains { $0.reason == "ScaledDown" })
             let exposed = scenario.metrics.render()
@@ -224,9 +248,10 @@ struct AutoscalingScenarioTests {
                 try await scenario.replicas("kv", .decode) >= 2 ? true : nil
             }
             #expect(try await scenario.replicas("kv", .prefill) == 1, "prefill moved under decode-heavy load")
-            let pool = try await scenario.pool("kv")
-            let up = pool.status?.scalingHistory?.first { $0.tier == .decode && $0.to > $0.from }
-            #expect(up?.reason.contains("kv-cache") == true, "\(String(describing: up))")
+            let up = try await eventually(timeout: .seconds(5), "the decode scale-up in the history") { () -> ScalingRecord? in
+                try await scenario.pool("kv").status?.scalingHistory?.first { $0.tier == .decode && $0.to > $0.from }
+            }
+            #expect(up.reason.contains("kv-cache"), "\(up)")
             load.cancel()
             _ = await load.result
         }
@@ -245,13 +270,7 @@ struct AutoscalingScenarioTests {
                                               target: ScalingTarget(waitingRequestsPerReplica: 1), behavior: stepwise),
                               extra: ["--max-num-seqs=1"]),
                 decode: tier(AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 1)))
-            let targets = try await scenario.waitReady("cap", .decode, atLeast: 1)
-            try await scenario.waitReady("cap", .prefill, atLeast: 1)
-            let load = scenario.load(targets, rate: 40, seconds: 20, promptTokens: 3000, outputTokens: 2)
-            let limited = try await eventually(timeout: .seconds(40), "ScalingLimited") { () -> Condition? in
-                let found = condition(try await scenario.pool("cap"), ScalingStatus.scalingLimited)
-                return found?.status == .true ? found : nil
-            }
+            let (limited, load) = try await scenario.overloadPrefillUntilLimited("cap")
             #expect(limited.reason == "InsufficientCapacity", "\(limited)")
             // It stays where the cluster stopped it: no runaway into more Pending pods.
             let held = try await scenario.replicas("cap", .prefill)
@@ -283,13 +302,7 @@ struct AutoscalingScenarioTests {
                                               target: ScalingTarget(waitingRequestsPerReplica: 1), behavior: Scenario.fast),
                               extra: ["--max-num-seqs=1"]),
                 decode: tier(AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 1)))
-            let targets = try await scenario.waitReady("q", .decode, atLeast: 1)
-            try await scenario.waitReady("q", .prefill, atLeast: 1)
-            let load = scenario.load(targets, rate: 40, seconds: 20, promptTokens: 3000, outputTokens: 2)
-            let limited = try await eventually(timeout: .seconds(40), "ScalingLimited") { () -> Condition? in
-                let found = condition(try await scenario.pool("q"), ScalingStatus.scalingLimited)
-                return found?.status == .true ? found : nil
-            }
+            let (limited, load) = try await scenario.overloadPrefillUntilLimited("q")
             #expect(limited.reason == "QuotaExceeded", "\(limited)")
             load.cancel()
             _ = await load.result
@@ -403,7 +416,10 @@ extension AutoscalingScenarioTests {
             _ = try await eventually(timeout: .seconds(30), "decode to step down once metrics are back") { () -> Bool? in
                 try await scenario.replicas("mu", .decode) == 1 ? true : nil
             }
-            #expect(condition(try await scenario.pool("mu"), PoolCondition.scalingActive)?.status == .true)
+            // The status follows the scale-down within the same reconcile.
+            _ = try await eventually(timeout: .seconds(5), "ScalingActive=True once metrics are back") { () -> Bool? in
+                condition(try await scenario.pool("mu"), PoolCondition.scalingActive)?.status == .true ? true : nil
+            }
         }
     }
 
@@ -427,7 +443,10 @@ extension AutoscalingScenarioTests {
             _ = try await eventually(timeout: .seconds(30), "prefill idle at 0") { () -> Bool? in
                 try await scenario.replicas("zero", .prefill) == 0 ? true : nil
             }
-            let history = try await scenario.pool("zero").status?.scalingHistory ?? []
+            let history = try await eventually(timeout: .seconds(5), "the return to 0 in the history") { () -> [ScalingRecord]? in
+                let history = try await scenario.pool("zero").status?.scalingHistory ?? []
+                return history.first { $0.tier == .prefill }?.to == 0 ? history : nil
+            }
             let wake = history.first { $0.tier == .prefill && $0.from == 0 && $0.reason.contains("wakes") }
             let sleep = history.first { $0.tier == .prefill && $0.to == 0 && $0.reason.contains("idle") }
             #expect(wake != nil && sleep != nil, "\(history)")

@@ -19,22 +19,38 @@ actor OperatorCluster {
 
     func get() async throws -> TestCluster {
         if let ready { return ready }
-        let cluster = try await TestCluster.dedicated("operator")
-        let installed = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
-        guard installed.status == 0 else { throw TestClusterError("installing the CRD failed: \(installed.output)") }
-        let client = try cluster.adminClient()
-        let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
-        for index in 0..<4 {
-            // Registered through the API; no agent keeps them alive, which these tests do not need.
-            try await EmulatedNode(name: "h200-\(index)", accelerator: h200, devices: 8).register(with: client)
+        let cluster = try await dedicatedClusterWithCRD("operator") { client in
+            let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
+            for index in 0..<4 {
+                // Registered through the API; no agent keeps them alive, which these tests do not need.
+                try await EmulatedNode(name: "h200-\(index)", accelerator: h200, devices: 8).register(with: client)
+            }
         }
-        _ = try await eventually("the CRD to be established") {
-            try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.x-k8s.io").isEstablished ? true : nil
-        }
-        try await client.shutdown()
         ready = cluster
         return cluster
     }
+}
+
+/// A cluster of this test process's own with Tandem's CRD installed and established, after
+/// `prepare` has run with an admin client.
+func dedicatedClusterWithCRD(
+    _ name: String, prepare: (KubernetesClient) async throws -> Void = { _ in }
+) async throws -> TestCluster {
+    let cluster = try await TestCluster.dedicated(name)
+    let installed = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
+    guard installed.status == 0 else { throw TestClusterError("installing the CRD failed: \(installed.output)") }
+    let client = try cluster.adminClient()
+    do {
+        try await prepare(client)
+        _ = try await eventually("the CRD to be established") {
+            try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.x-k8s.io").isEstablished ? true : nil
+        }
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    try await client.shutdown()
+    return cluster
 }
 
 /// Runs Tandem's operator in this process, for one namespace, counting the writes it sends.

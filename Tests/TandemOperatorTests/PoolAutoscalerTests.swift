@@ -1,3 +1,4 @@
+import Foundation
 import Autoscaling
 import KubeCore
 import Rendering
@@ -180,5 +181,56 @@ struct PoolAutoscalerTests {
         ]))
         #expect(Autoscaler.capacityLimit(deployment: denied, pods: [])?.reason == "QuotaExceeded")
         #expect(Autoscaler.capacityLimit(deployment: deployment, pods: []) == nil)
+    }
+}
+
+@Suite("ScalingStatus: the autoscaler's part of a pool's status")
+struct ScalingStatusTests {
+    static let now = KubeTime(Date(timeIntervalSince1970: 1_800_000_000))
+
+    func decision(_ tier: TierName, _ from: Int, _ to: Int, waiting: Double = 3) -> TierScaling {
+        TierScaling(tier: tier, from: from, to: to, reason: "because", observed: PodSignals(waiting: waiting), desired: to)
+    }
+
+    @Test func signalsAreRefreshedOnlyWhenAllowedOrWhenADecisionChanged() {
+        var previous = InferencePoolStatus()
+        previous.prefill = TierStatus(metrics: TierMetrics(waitingRequests: 1))
+        var status = previous
+        ScalingStatus.apply([.prefill: decision(.prefill, 2, 2, waiting: 5)], operated: [.prefill], record: nil, to: &status,
+                            previous: previous, refreshSignals: false, generation: 1, now: Self.now)
+        #expect(status.prefill?.metrics?.waitingRequests == 1, "a steady decision must not churn the status")
+        ScalingStatus.apply([.prefill: decision(.prefill, 2, 2, waiting: 5)], operated: [.prefill], record: nil, to: &status,
+                            previous: previous, refreshSignals: true, generation: 1, now: Self.now)
+        #expect(status.prefill?.metrics?.waitingRequests == 5)
+        #expect(status.conditions?[type: PoolCondition.scalingActive]?.status == .true)
+        #expect(status.conditions?[type: ScalingStatus.scalingLimited]?.status == .false)
+    }
+
+    @Test func limitsAndOutagesBecomeConditions() {
+        var status = InferencePoolStatus(prefill: TierStatus(), decode: TierStatus())
+        var limited = decision(.prefill, 3, 3)
+        limited.capacity = .quotaExceeded("exceeded quota: gpus")
+        var blind = decision(.decode, 2, 2)
+        blind.metricsUnavailable = "2 of 2 ready pods unreadable"
+        ScalingStatus.apply([.prefill: limited, .decode: blind], operated: [.prefill, .decode], record: nil, to: &status,
+                            previous: nil, refreshSignals: true, generation: 4, now: Self.now)
+        let active = status.conditions?[type: PoolCondition.scalingActive]
+        #expect(active?.status == .false && active?.reason == "MetricsUnavailable")
+        #expect(active?.message.contains("decode: 2 of 2 ready pods unreadable; size held at 2") == true, "\(String(describing: active))")
+        let capped = status.conditions?[type: ScalingStatus.scalingLimited]
+        #expect(capped?.status == .true && capped?.reason == "QuotaExceeded")
+        #expect(capped?.observedGeneration == 4)
+    }
+
+    @Test func splitGivesEachManagerItsOwnFields() {
+        var status = InferencePoolStatus(observedGeneration: 3, conditions: [Condition(type: "Ready", status: .true, reason: "r", message: "m")])
+        status.prefill = TierStatus(replicas: 2, metrics: TierMetrics(waitingRequests: 1), lastScaleTime: Self.now)
+        status.scalingHistory = [ScalingRecord(time: Self.now, tier: .prefill, from: 1, to: 2, reason: "x")]
+        let parts = ScalingStatus.split(status)
+        #expect(parts.reconciler.scalingHistory == nil && parts.reconciler.prefill?.metrics == nil)
+        #expect(parts.reconciler.prefill?.replicas == 2 && parts.reconciler.conditions?.count == 1)
+        #expect(parts.autoscaler.scalingHistory?.count == 1 && parts.autoscaler.prefill?.metrics?.waitingRequests == 1)
+        #expect(parts.autoscaler.prefill?.replicas == nil && parts.autoscaler.conditions == nil)
+        #expect(ScalingStatus.split(nil).autoscaler == InferencePoolStatus())
     }
 }

@@ -31,7 +31,8 @@ public struct AutoscalerOptions: Sendable {
 /// through a ``SignalSource``, finds what limits growth, and decides with a ``PoolAutoscaler``
 /// kept per pool between reconciles.
 public final class Autoscaler: Sendable {
-    /// The field manager of `spec.replicas` of the Deployments it scales.
+    /// The field manager of `spec.replicas` of the Deployments it scales, and of its part of
+    /// the pool's status (``ScalingStatus/split(_:)``).
     public static let fieldManager = "tandem-autoscaler"
 
     let source: any SignalSource
@@ -160,6 +161,16 @@ public final class Autoscaler: Sendable {
             return decisions
         }
         return .decided(decisions)
+    }
+
+    /// The wait before a pool's next round: the interval plus up to 10 % more, fixed per pool,
+    /// so that pools created together drift apart and do not scrape their pods all at once.
+    func nextRound(_ pool: InferencePool) -> Duration {
+        var hash: UInt64 = 14_695_981_039_346_656_037  // FNV-1a: stable across runs, unlike Hasher
+        for byte in "\(pool.metadata.namespace ?? "")/\(pool.metadata.name ?? "")".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
+        }
+        return options.interval + options.interval * (Double(hash % 1000) / 10_000)
     }
 
     /// Whether the status may carry fresh signal values now (rate limit), and notes that it does.

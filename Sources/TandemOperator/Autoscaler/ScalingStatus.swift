@@ -67,6 +67,29 @@ public enum ScalingStatus {
         }
     }
 
+    /// Splits a status into the reconciler's part (field manager `tandem`) and the autoscaler's
+    /// (`tandem-autoscaler`): the tiers' `metrics` and `lastScaleTime`, and `scalingHistory`.
+    /// Each part is applied by its own manager, so neither removes the other's.
+    ///
+    /// The conditions, the autoscaler's `ScalingActive` and `ScalingLimited` among them, stay in
+    /// the reconciler's part: the CRD declares them a map list keyed by `type`, but the 1.20
+    /// API server merges a CRD's status lists as atomic under server-side apply (measured on the
+    /// local control plane), so two managers would replace each other's entries.
+    public static func split(_ status: InferencePoolStatus?) -> (reconciler: InferencePoolStatus, autoscaler: InferencePoolStatus) {
+        var own = status ?? InferencePoolStatus()
+        var scaler = InferencePoolStatus()
+        scaler.scalingHistory = own.scalingHistory
+        own.scalingHistory = nil
+        for tier in TierName.allCases {
+            let metrics = own[tier]?.metrics
+            let lastScaleTime = own[tier]?.lastScaleTime
+            own[tier]?.metrics = nil
+            own[tier]?.lastScaleTime = nil
+            if metrics != nil || lastScaleTime != nil { scaler[tier] = TierStatus(metrics: metrics, lastScaleTime: lastScaleTime) }
+        }
+        return (own, scaler)
+    }
+
     /// Signals in the status carry three decimals, so noise below that does not churn it.
     static func rounded(_ value: Double?) -> Double? {
         value.map { ($0 * 1000).rounded() / 1000 }
