@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["KubeCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Sizing"),
-        .target(name: "Autoscaling"),
+        .target(name: "Autoscaling", dependencies: ["TandemAPI"]),
         .target(
             name: "Rendering",
             dependencies: ["KubeCore", "TandemAPI", "Sizing", .product(name: "Yams", package: "Yams")]
@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Simulation",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "Sizing",
+                "KubeCore", "KubeClient", "KubeRuntime", "Sizing", "TandemAPI", "Autoscaling",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore", "TandemAPI", "Autoscaling"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore", "Autoscaling"]),
         .testTarget(
             name: "RenderingTests",

@@ -1,5 +1,3 @@
-import Autoscaling
-import Rendering
 import TandemAPI
 
 /// What keeps a tier from growing, whatever its metrics say.
@@ -35,12 +33,16 @@ public struct TierObservation: Sendable, Hashable {
     public var readings: [String: PodReading]
     /// Set when the tier cannot grow.
     public var capacity: CapacityLimit?
+    /// Router-side load of the ready pods, by pod name, where known (a simulator; see ``PodLoad``).
+    public var load: [String: PodLoad]
 
-    public init(current: Int, ready: Int, readings: [String: PodReading], capacity: CapacityLimit? = nil) {
+    public init(current: Int, ready: Int, readings: [String: PodReading], capacity: CapacityLimit? = nil,
+                load: [String: PodLoad] = [:]) {
         self.current = current
         self.ready = ready
         self.readings = readings
         self.capacity = capacity
+        self.load = load
     }
 }
 
@@ -61,6 +63,19 @@ public struct TierScaling: Sendable, Hashable {
     public var capacity: CapacityLimit?
     /// What the signals alone asked for.
     public var desired: Int
+
+    /// A decision; ``PoolAutoscaler`` makes these, tests and other policies may too.
+    public init(tier: TierName, from: Int, to: Int, reason: String, observed: PodSignals, metricsUnavailable: String? = nil,
+                capacity: CapacityLimit? = nil, desired: Int) {
+        self.tier = tier
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.observed = observed
+        self.metricsUnavailable = metricsUnavailable
+        self.capacity = capacity
+        self.desired = desired
+    }
 
     /// `true` when the replicas change.
     public var changed: Bool { from != to }
