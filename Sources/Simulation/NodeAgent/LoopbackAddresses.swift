@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Hands out loopback addresses for emulated pods: `127.0.0.2` … `127.0.255.254` (the whole of
@@ -6,19 +7,24 @@ import Synchronization
 /// `127.0.0.1` is left to the control plane.
 public final class LoopbackAddresses: Sendable {
     private struct State {
-        var next: UInt32 = 2
+        var next: UInt32
         var free: [UInt32] = []
         var inUse: Set<UInt32> = []
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// The last usable host part (127.0.255.254).
     private static let last: UInt32 = 0xFFFE
 
-    public init() {}
+    /// A pool starting at `127.0.<block>.2`.
+    public init(block: UInt32 = 0) {
+        state = Mutex(State(next: min(block, 0xFE) << 8 | 2))
+    }
 
     /// The process-wide pool: node agents in one process must never hand out one address twice.
-    public static let shared = LoopbackAddresses()
+    /// Its block (`127.0.<block>.x`) comes from the process id, so that two processes on one
+    /// machine (a test run beside `make run`) rarely hand out the same addresses.
+    public static let shared = LoopbackAddresses(block: UInt32(ProcessInfo.processInfo.processIdentifier % 200))
 
     /// A free address; `nil` when all are taken.
     public func take() -> String? {
