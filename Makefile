@@ -5,12 +5,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CLUSTER ?= dev
 
-.PHONY: help deps build test unit integration e2e run down clean
+.PHONY: help deps build test unit integration e2e bench run down clean
 
 help:
 	@echo "make run    - install deps, start the local control plane ($(CLUSTER)), print how to use it"
 	@echo "make test   - deps, build, unit and integration tests against a real API server"
 	@echo "make down   - stop the local control plane started by make run"
+	@echo "make bench  - the autoscaling benchmark: tandem simulate on a trace and two patterns (release build)"
 
 deps:
 	@bash hack/install-deps.sh
@@ -28,6 +29,10 @@ integration:
 	@bash hack/test.sh integration
 e2e:
 	@bash hack/test.sh e2e
+
+# The autoscaling benchmark (docs/benchmarks.md): simulated, no cluster needed.
+bench:
+	@bash hack/bench.sh
 
 run: deps build
 	@bash hack/local-cluster.sh up $(CLUSTER)

@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator", "Simulation",
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator", "Simulation", "Autoscaling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

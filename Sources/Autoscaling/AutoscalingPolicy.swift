@@ -4,7 +4,8 @@ import TandemAPI
 /// knows: baseline policies that scale on prompt tokens (llm-d's KEDA recipe, Dynamo's planner)
 /// read them from their routers' metrics. The operator leaves them empty.
 public struct PodLoad: Sendable, Hashable {
-    /// Prompt tokens waiting for prefill.
+    /// Prompt tokens of the requests waiting at this pod: for prefill on a prefill pod, for
+    /// admission to the running batch on a decode pod.
     public var queuedPromptTokens: Double
     /// Prompt tokens waiting for or in prefill.
     public var inFlightPromptTokens: Double

@@ -179,7 +179,9 @@ public struct PoolAutoscaler: Sendable {
     }
 
     mutating func decide(tier: TierName, observation: TierObservation, settings: TierSettings, panic: PanicPolicy, now: Duration) -> TierScaling {
-        let pods = observation.readings.values.compactMap { reading -> PodSignals? in
+        // In pod-name order: sums of doubles depend on their order, and decisions must not
+        // depend on a dictionary's (per-process random) one.
+        let pods = observation.readings.sorted { $0.key < $1.key }.compactMap { _, reading -> PodSignals? in
             if case .metrics(let metrics) = reading { return metrics.signals }
             return nil
         }
@@ -237,7 +239,7 @@ public struct PoolAutoscaler: Sendable {
     /// A prefill tier at zero comes back when decode saw new prompts long enough to be disaggregated.
     mutating func wake(_ scaling: inout TierScaling, spec: InferencePoolSpec, longPromptsNow: [String: Double]?) {
         guard let now = longPromptsNow, let before = longPrompts else { return }
-        let fresh = now.reduce(0.0) { sum, entry in
+        let fresh = now.sorted { $0.key < $1.key }.reduce(0.0) { sum, entry in
             guard let previous = before[entry.key] else { return sum }
             return sum + max(0, entry.value - previous)
         }

@@ -7,7 +7,7 @@ struct Tandem: AsyncParsableCommand {
         commandName: "tandem",
         abstract: "A Kubernetes operator for disaggregated (prefill/decode) LLM serving.",
         version: TandemVersion.current,
-        subcommands: [Operator.self, NodeAgentCommand.self, Emulate.self, Load.self, Render.self, Size.self, CRDs.self, Version.self]
+        subcommands: [Operator.self, NodeAgentCommand.self, Emulate.self, Load.self, Simulate.self, Render.self, Size.self, CRDs.self, Version.self]
     )
 }
 
