@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: the autoscaling benchmark — `tandem simulate` (docs/benchmarks.md) with the
-# tandem policy on the Azure conversation trace and on two synthetic patterns, Llama-3.1-70B on
-# H200. Prints each report and the wall time per run. Deterministic: same binary, same numbers.
+# `make bench`: the autoscaling benchmark — `tandem simulate --policy all` (docs/benchmarks.md):
+# Tandem's policy and the five baselines (static-peak, hpa, keda-llmd, dynamo-load, oracle) on
+# the Azure conversation trace and on two synthetic patterns, Llama-3.1-70B on H200. Prints each
+# report, one comparison table per load and the wall time per run, plus the tandem policy alone
+# on the trace (the acceptance's "one policy, one simulated hour at 10×, < 30 s on one core").
+# Deterministic: same binary, same numbers.
 # TRACE overrides the trace's path; RATE_SCALE the number of interleaved trace copies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,25 +18,30 @@ swift build -c release --product tandem 2>&1 | tail -1
 tandem=.build/release/tandem
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
 
-# Both tiers autoscaled by the policy, 1..32 replicas, started warm at 4 prefill / 8 decode.
-common=(--model meta-llama/Llama-3.1-70B-Instruct --accelerator nvidia-h200 --policy tandem
+# Both tiers autoscaled by the policy, 1..32 replicas, started warm at 4 prefill / 8 decode
+# (static-peak starts at its own counts).
+common=(--model meta-llama/Llama-3.1-70B-Instruct --accelerator nvidia-h200
         --max-replicas 32 --prefill-replicas 4 --decode-replicas 8)
 
+# run NAME POLICY ARGS…: one `tandem simulate`, timed; timelines under $out.
 run() {
-  local name=$1; shift
+  local name=$1 policy=$2; shift 2
   echo
-  echo "== $name"
+  echo "== $name ($policy)"
   local start end
   start=$(date +%s.%N)
-  "$tandem" simulate "${common[@]}" "$@" --timeline-csv "$out/$name.csv"
+  "$tandem" simulate "${common[@]}" --policy "$policy" "$@" --timeline-csv "$out/$name.csv"
   end=$(date +%s.%N)
-  printf 'process wall time %.2f s; timeline in %s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$out/$name.csv"
+  printf 'process wall time %.2f s; timeline%s in %s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" \
+    "$([ "$policy" = all ] && echo "s (one per policy)")" "$out/$name*.csv"
 }
 
 if [ -f "$trace" ]; then
-  run "conversation-x$rate_scale" --trace "$trace" --rate-scale "$rate_scale" --seed 1
+  trace_args=(--trace "$trace" --rate-scale "$rate_scale" --seed 1)
+  run "conversation-x$rate_scale-tandem" tandem "${trace_args[@]}"
+  run "conversation-x$rate_scale" all "${trace_args[@]}"
 else
-  echo "no trace at $trace (set TRACE=…); skipping the trace run"
+  echo "no trace at $trace (set TRACE=…); skipping the trace runs"
 fi
-run step-1024x256 --pattern step --rate 8 --duration 1800 --prompt-tokens 1024 --output-tokens 256 --seed 1
-run burst-2048x128 --pattern burst --rate 6 --duration 1800 --prompt-tokens 2048 --output-tokens 128 --seed 1
+run step-1024x256 all --pattern step --rate 8 --duration 1800 --prompt-tokens 1024 --output-tokens 256 --seed 1
+run burst-2048x128 all --pattern burst --rate 6 --duration 1800 --prompt-tokens 2048 --output-tokens 128 --seed 1

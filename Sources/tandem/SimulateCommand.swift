@@ -54,7 +54,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Seed of the arrivals and of the trace copies' offsets.")
     var seed: UInt64 = 1
 
-    @Option(help: "The autoscaling policy: tandem.")
+    @Option(help: "The autoscaling policy: tandem, static-peak, hpa, keda-llmd, dynamo-load, oracle, or all (every one on the same load, one comparison table).")
     var policy: String = "tandem"
 
     @Option(help: "Seconds between autoscaling rounds.")
@@ -75,7 +75,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Decode replicas at the start (default: the spec's replicas, else minReplicas, else 1).")
     var decodeReplicas: Int?
 
-    @Option(help: "Write the per-tier replica timeline (time_s,tier,desired,ready,pending) to this CSV file.")
+    @Option(help: "Write the per-tier replica timeline (time_s,tier,desired,ready,pending) to this CSV file (with --policy all: one per policy, the policy's name before the extension).")
     var timelineCsv: String?
 
     func run() throws {
@@ -98,29 +98,65 @@ struct Simulate: ParsableCommand {
         } catch {
             throw CLIFailure("\(error)")
         }
-        let chosen: any AutoscalingPolicy
-        switch policy {
-        case "tandem": chosen = PoolAutoscaler()
-        default: throw ValidationError("--policy must be tandem")
+        let names = policy == "all" ? PolicyCatalog.names : [policy]
+        guard names.allSatisfy(PolicyCatalog.names.contains) else {
+            throw ValidationError("--policy must be one of \(PolicyCatalog.names.joined(separator: ", ")), or all")
         }
         let plan = try requestPlan()
-        let start = ContinuousClock.now
-        let report = simulation.run(plan: plan, policy: chosen)
-        let wall = ContinuousClock.now - start
-        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        let catalog: PolicyCatalog
+        do {
+            catalog = try PolicyCatalog(simulation: simulation, plan: plan)
+        } catch {
+            throw CLIFailure("\(error)")
+        }
         for tier in TierName.allCases {
             let model = simulation.tiers[tier]!
             print(String(
-                format: "%@: %d GPUs/replica (TP %d), --max-num-seqs %d, --max-num-batched-tokens %d, %d KV tokens, start-up %.0f s",
+                format: "%@: %d GPUs/replica (TP %d), --max-num-seqs %d, --max-num-batched-tokens %d, --max-model-len %d, %d KV tokens, start-up %.0f s",
                 tier.rawValue, model.gpusPerReplica, model.sizing.tensorParallelSize.value, model.configuration.maxNumSeqs,
-                model.configuration.maxNumBatchedTokens, model.sizing.kvCacheTokens ?? 0,
+                model.configuration.maxNumBatchedTokens, model.configuration.maxModelLen, model.sizing.kvCacheTokens ?? 0,
                 Double(simulation.startupDelay(tier).components.seconds)))
         }
-        print(report.table())
-        print(String(format: "wall time %.2f s (%.0f simulated requests/s)", wallSeconds, Double(plan.count) / max(wallSeconds, 1e-9)))
-        if let timelineCsv {
-            try report.timelineCSV().write(toFile: timelineCsv, atomically: true, encoding: .utf8)
+        let capacity = catalog.capacity
+        print(String(
+            format: "performance model, one replica: prefill %.0f prompt tokens/s, decode %.0f tokens/s (%.1f per sequence), %.0f KV tokens",
+            capacity.prefillTokensPerSecond, capacity.decodeTokensPerSecond, capacity.decodeTokensPerSecondPerSequence ?? 0,
+            capacity.kvCacheTokensPerReplica))
+        if names.contains("static-peak") || names.contains("oracle") {
+            let peak = catalog.staticPeakReplicas
+            print(String(
+                format: "oracle: %.2f GPU-hours by its formula; static-peak: %d prefill, %d decode (the oracle's peak)",
+                catalog.oracle.gpuSeconds(gpusPerReplica: simulation.tiers.mapValues(\.gpusPerReplica)) / 3600,
+                peak[.prefill] ?? 0, peak[.decode] ?? 0))
         }
+        var runs: [PolicyCatalog.Run] = []
+        for name in names {
+            let start = ContinuousClock.now
+            let report = try catalog.run(name, accelerator: simulation.accelerator)
+            let wall = ContinuousClock.now - start
+            let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+            runs.append(PolicyCatalog.Run(report: report, wallSeconds: wallSeconds))
+            print(report.table())
+            print(String(format: "wall time %.2f s (%.0f simulated requests/s)", wallSeconds, Double(plan.count) / max(wallSeconds, 1e-9)))
+            if let timelineCsv {
+                try report.timelineCSV().write(toFile: timelineFile(timelineCsv, policy: name, suffixed: names.count > 1),
+                                               atomically: true, encoding: .utf8)
+            }
+        }
+        if names.count > 1 {
+            print()
+            print(PolicyCatalog.comparisonTable(runs))
+        }
+    }
+
+    /// `path`, or with `-policy` before its extension when several policies write timelines.
+    func timelineFile(_ path: String, policy: String, suffixed: Bool) -> String {
+        guard suffixed else { return path }
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension
+        let base = ext.isEmpty ? url : url.deletingPathExtension()
+        let named = base.deletingLastPathComponent().appendingPathComponent(base.lastPathComponent + "-" + policy)
+        return ext.isEmpty ? named.path : named.appendingPathExtension(ext).path
     }
 
     func poolSpec() throws -> InferencePoolSpec {

@@ -57,7 +57,7 @@ public struct KEDALLMDPolicy: DocumentedPolicy {
     /// The replica bounds.
     ///
     /// Source: llm-d `.../pd-disaggregation/base/{prefill,decode}-scaledobject.yaml`,
-    /// `minReplicaCount: 1`, `maxReplicaCount: 10`.
+    /// `minReplicaCount: 1`, `maxReplicaCount: 10` (the benchmark gives every policy the pool's own bounds instead: docs/benchmarks.md).
     public static let defaultBounds = 1...10
 
     /// The recipe's behavior, the same for both tiers.
