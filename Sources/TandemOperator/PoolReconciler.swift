@@ -68,14 +68,27 @@ public final class PoolReconciler: Sendable {
             planner.nodeLabels = nodes?.list().compactMap { $0.metadata.labels } ?? []
             let made = planner.plan(pool)
             plan = made
-            let plans = made.plans.map { keepReplicas($0, pool: pool) }
+            // The tiers' Deployments as they are; for a tier whose replicas are not the spec's, a
+            // Deployment missing from the cache is looked up, since creating it anew would
+            // apply `minReplicas` over the count it has.
+            var existing: [TierName: Deployment] = [:]
+            for plan in made.plans {
+                let childName = ChildNames.tier(name, plan.tier)
+                if let cached = deployments.get(namespace: namespace, name: childName) {
+                    existing[plan.tier] = cached
+                } else if plan.replicas == nil {
+                    existing[plan.tier] = try await client.resources(Deployment.self, namespace: namespace).getIfExists(childName)
+                }
+            }
+            let plans = made.plans.map { keepReplicas($0, pool: pool, existing: existing[$0.tier]) }
             let children = Renderer.render(pool: pool, plans: plans, owner: pool.controllerReference())
             for service in children.services {
                 _ = try await applyIfChanged(service, cached: services.get(namespace: namespace, name: service.metadata.name ?? ""),
                                              pool: pool, context: context)
             }
             for deployment in children.deployments {
-                let cached = deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
+                let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
+                let cached = tier.flatMap { existing[$0] } ?? deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
                 try await handOverReplicas(desired: deployment, cached: cached, pool: pool, context: context)
                 let current = try await applyIfChanged(deployment, cached: cached, pool: pool, context: context)
                 if let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:)) {
@@ -153,11 +166,10 @@ public final class PoolReconciler: Sendable {
     /// `spec.replicas` out of the reconciler's apply once its Deployment exists (the field is
     /// then the autoscaler's, an HPA's or `kubectl scale`'s; see ``handOverReplicas``); a new
     /// Deployment starts at `minReplicas` (at least 1 for decode).
-    func keepReplicas(_ plan: TierPlan, pool: InferencePool) -> TierPlan {
+    func keepReplicas(_ plan: TierPlan, pool: InferencePool, existing: Deployment?) -> TierPlan {
         guard plan.replicas == nil else { return plan }
         var kept = plan
-        let name = ChildNames.tier(pool.metadata.name ?? "", plan.tier)
-        if deployments.get(namespace: pool.metadata.namespace, name: name) != nil {
+        if existing != nil {
             return plan  // the field is another manager's (handed over): not applied
         } else {
             let minimum = pool.spec?.config(plan.tier).autoscaling?.minReplicas ?? 1
@@ -170,17 +182,22 @@ public final class PoolReconciler: Sendable {
     /// `Disabled`), the new owner applies the current value, so the field never loses its last
     /// manager and never falls back to the default of 1 (ARCHITECTURE.md's handover).
     func handOverReplicas(desired: Deployment, cached: Deployment?, pool: InferencePool, context: ReconcileContext) async throws {
-        guard desired.spec?.replicas == nil, let cached, let current = cached.spec?.replicas,
+        guard desired.spec?.replicas == nil, let cached, let name = cached.metadata.name,
             Self.owns(Self.fieldManager, path: ["f:spec", "f:replicas"], in: cached),
             let role = cached.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
         else { return }
+        // The count handed over is the live one: the informer's copy may be older (a handover
+        // of a stale count would undo a scale made just before the switch).
+        let resources = client.resources(Deployment.self, namespace: pool.metadata.namespace)
+        let live = try await resources.get(name)
+        guard let current = live.spec?.replicas, Self.owns(Self.fieldManager, path: ["f:spec", "f:replicas"], in: live) else { return }
         let mode = pool.spec?.config(role).autoscaling?.mode ?? .disabled
         let manager = mode == .operator ? Autoscaler.fieldManager : Self.handoverFieldManager
-        let claim = Deployment(metadata: ObjectMeta(name: cached.metadata.name, namespace: cached.metadata.namespace),
+        var claim = Deployment(metadata: ObjectMeta(name: name, namespace: cached.metadata.namespace),
                                spec: DeploymentSpec(replicas: current))
-        _ = try await client.resources(Deployment.self, namespace: pool.metadata.namespace)
-            .apply(claim, fieldManager: manager, force: true)
-        context.logger.info("handed spec.replicas (\(current)) of Deployment \(cached.metadata.name ?? "") to \(manager)")
+        claim.metadata.resourceVersion = live.metadata.resourceVersion  // fails (409) if it changed meanwhile: retried
+        _ = try await resources.apply(claim, fieldManager: manager, force: true)
+        context.logger.info("handed spec.replicas (\(current)) of Deployment \(name) to \(manager)")
     }
 
     /// Sets a tier's replicas under the autoscaler's field manager.
