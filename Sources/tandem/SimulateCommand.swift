@@ -4,6 +4,7 @@ import Foundation
 import Simulation
 import Sizing
 import TandemAPI
+import KubeCore
 
 /// `tandem simulate`: one pool, a load, an autoscaling policy, in virtual time.
 struct Simulate: ParsableCommand {
@@ -134,7 +135,7 @@ struct Simulate: ParsableCommand {
             let start = ContinuousClock.now
             let report = try catalog.run(name, accelerator: simulation.accelerator)
             let wall = ContinuousClock.now - start
-            let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+            let wallSeconds = wall.inSeconds
             runs.append(PolicyCatalog.Run(report: report, wallSeconds: wallSeconds))
             print(report.table())
             print(String(format: "wall time %.2f s (%.0f simulated requests/s)", wallSeconds, Double(plan.count) / max(wallSeconds, 1e-9)))

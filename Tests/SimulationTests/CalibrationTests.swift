@@ -2,6 +2,7 @@ import Sizing
 import Testing
 
 @testable import Simulation
+import KubeCore
 
 @Suite struct CalibrationTests {
     static func share(_ value: Double) -> String { Calibration.fixed(value * 100, 1) + "%" }
@@ -55,7 +56,7 @@ import Testing
         let model = StepTimeModel(model: EngineFixtures.llama8B, accelerator: h200, tensorParallel: 1)
         let floor = Double(EngineFixtures.llama8B.weightsBytes(dtype: .bfloat16)) / h200.memoryBandwidthBytesPerSecond
         #expect(floor > 0.0021)
-        #expect(model.decodeStepTime(batch: 1, contextTokens: 576).engineSeconds > floor)
+        #expect(model.decodeStepTime(batch: 1, contextTokens: 576).inSeconds > floor)
         // llm-d's WVA chart: 7.470 ms at batch 0 on H100; the model's intercept is within 20 %.
         let h100 = EngineFixtures.stepTime
         #expect(abs(h100.decodeIntercept / 0.007470 - 1) < 0.20)

@@ -2,6 +2,7 @@ import Sizing
 import Testing
 
 @testable import Simulation
+import KubeCore
 
 /// Fixtures shared by the engine tests: Llama-3.1-8B on one H100.
 enum EngineFixtures {
@@ -57,10 +58,10 @@ extension SimEvent {
 
         let metrics = engine.metrics
         #expect(metrics.timeToFirstToken.count == 1)
-        #expect(metrics.timeToFirstToken.sum == model.prefillTime(tokens: 512).engineSeconds)
+        #expect(metrics.timeToFirstToken.sum == model.prefillTime(tokens: 512).inSeconds)
         #expect(metrics.requestQueueTime.sum == 0)
         #expect(metrics.interTokenLatency.count == 7)
-        #expect(metrics.e2eRequestLatency.sum == (time - start).engineSeconds)
+        #expect(metrics.e2eRequestLatency.sum == (time - start).inSeconds)
         #expect(metrics.promptTokensTotal == 512)
         #expect(metrics.generationTokensTotal == 8)
         #expect(metrics.requestSuccessTotal == [.length: 1])
@@ -69,7 +70,7 @@ extension SimEvent {
     }
 
     @Test func decodeStepAtBatchOneIsAlphaPlusBeta() {
-        let seconds = model.decodeStepTime(batch: 1, contextTokens: 600).engineSeconds
+        let seconds = model.decodeStepTime(batch: 1, contextTokens: 600).inSeconds
         #expect(abs(seconds - (model.decodeIntercept + model.decodeSlope(contextTokens: 600))) < 1e-9)
     }
 
@@ -123,7 +124,7 @@ extension SimEvent {
         mixed.addDecode(context: 513)
         mixed.addPrefill(tokens: 512, cached: 0)
         #expect(engine.nextEventTime == firstStep + model.duration(mixed))
-        #expect(engine.metrics.requestQueueTime.sum == (firstStep / 2).engineSeconds)
+        #expect(engine.metrics.requestQueueTime.sum == (firstStep / 2).inSeconds)
     }
 
     @Test func futureArrivalsMayBeSubmittedInAnyOrder() {

@@ -2,6 +2,7 @@ import Sizing
 import Testing
 
 @testable import Simulation
+import KubeCore
 
 @Suite struct EngineStepTimeTests {
     let llama70B = ModelCatalog.builtIn.profile(for: "meta-llama/Llama-3.1-70B-Instruct")!
@@ -10,7 +11,7 @@ import Testing
     @Test func decodeIsLinearInTheBatch() {
         let model = StepTimeModel(model: llama70B, accelerator: h100, tensorParallel: 4)
         for batch in [1, 8, 64, 256] {
-            let seconds = model.decodeStepTime(batch: batch, contextTokens: 1_000).engineSeconds
+            let seconds = model.decodeStepTime(batch: batch, contextTokens: 1_000).inSeconds
             let line = model.decodeIntercept + Double(batch) * model.decodeSlope(contextTokens: 1_000)
             #expect(abs(seconds - line) < 1e-9)
         }
@@ -22,12 +23,12 @@ import Testing
     @Test func prefillIsComputeBoundWithAWeightsReadFloor() {
         let model = EngineFixtures.stepTime
         let weightsRead = model.weightsBytesPerDevice / (model.memoryBandwidth * model.efficiency.memoryBandwidth)
-        let short = model.prefillTime(tokens: 16).engineSeconds
+        let short = model.prefillTime(tokens: 16).inSeconds
         #expect(short >= weightsRead && short < weightsRead * 1.2)
         // A long prompt costs about 2 · params · tokens / (FLOPS · MFU), plus the quadratic attention.
         let tokens = 16_384
         let linear = 2 * Double(EngineFixtures.llama8B.activeParameters) * Double(tokens) / (model.peakFLOPS * model.efficiency.modelFLOPS)
-        let long = model.prefillTime(tokens: tokens).engineSeconds
+        let long = model.prefillTime(tokens: tokens).inSeconds
         #expect(long > linear && long < linear * 1.3)
         #expect(model.prefillTime(tokens: 8_192) > model.prefillTime(tokens: 4_096) * 2)  // superlinear
     }

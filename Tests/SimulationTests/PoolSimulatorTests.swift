@@ -5,6 +5,7 @@ import TandemAPI
 import Testing
 
 @testable import Simulation
+import KubeCore
 
 /// A pool of Llama-3.1-8B on H100 (one GPU per replica), both tiers autoscaled.
 enum PoolFixtures {
@@ -85,11 +86,11 @@ struct RecordingPolicy: AutoscalingPolicy {
         plan += PoolFixtures.evenly(from: 6, to: 100, every: 10, prompt: 50, output: 8)
         let report = simulation.run(plan: plan, policy: PoolAutoscaler())
         let remote = (prefill.prefillTime(tokens: 1_024) + simulation.transferTime(promptTokens: 1_024)
-            + decode.prefillTime(tokens: 1_024, cachedTokens: 1_023)).engineSeconds
-        let local = decode.prefillTime(tokens: 50).engineSeconds
+            + decode.prefillTime(tokens: 1_024, cachedTokens: 1_023)).inSeconds
+        let local = decode.prefillTime(tokens: 50).inSeconds
         #expect(report.completedCount == plan.count)
         for request in report.requests {
-            let ttft = try #require(request.timeToFirstToken).engineSeconds
+            let ttft = try #require(request.timeToFirstToken).inSeconds
             let expected = request.promptTokens == 1_024 ? remote : local
             #expect(request.disaggregated == (request.promptTokens == 1_024))
             #expect(abs(ttft / expected - 1) < 0.02, "TTFT \(ttft) s, closed form \(expected) s")

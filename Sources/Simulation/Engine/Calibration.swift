@@ -1,4 +1,5 @@
 import Sizing
+import KubeCore
 
 /// How ``StepTimeModel`` compares with measured step times, and the published anchors it is
 /// checked against (but not fitted to).
@@ -142,7 +143,7 @@ public enum Calibration {
             let decode = model.decodeStepTime(batch: m.batchSize, contextTokens: m.promptTokens + m.outputTokens / 2)
             return Comparison(
                 measurement: m, promptMilliseconds: model.seconds(prefill) * 1e3,
-                tokenMilliseconds: decode.engineSeconds * 1e3)
+                tokenMilliseconds: decode.inSeconds * 1e3)
         }
     }
 
@@ -202,8 +203,8 @@ public enum Calibration {
         let alpha = h100.decodeIntercept * 1e3
         let beta = h100.decodeSlope(contextTokens: context) * 1e3
         let floor = Double(llama8B.weightsBytes(dtype: .bfloat16)) / h200Device.memoryBandwidthBytesPerSecond * 1e3
-        let tpot = h200.decodeStepTime(batch: 1, contextTokens: context).engineSeconds * 1e3
-        let ttft = h200.prefillTime(tokens: 512).engineSeconds * 1e3
+        let tpot = h200.decodeStepTime(batch: 1, contextTokens: context).inSeconds * 1e3
+        let ttft = h200.prefillTime(tokens: 512).inSeconds * 1e3
         return [
             "WVA chart, Llama-3.1-8B on H100 TP1: ITL = 7.470 + 0.044·b ms; model: \(fixed(alpha, 3)) + \(fixed(beta, 3))·b ms "
                 + "(b=1: \(percent((alpha + beta) / (7.470 + 0.044) - 1)), b=64: \(percent((alpha + 64 * beta) / (7.470 + 0.044 * 64) - 1)))",

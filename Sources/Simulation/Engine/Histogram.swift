@@ -1,3 +1,5 @@
+import KubeCore
+
 /// A Prometheus-style histogram (of seconds, or of token counts): fixed upper bounds, a count per
 /// bucket, a sum and a count, as vLLM's `prometheus_client` histograms expose them.
 ///
@@ -36,7 +38,7 @@ public struct Histogram: Sendable, Hashable {
 
     /// Records one duration.
     public mutating func observe(_ duration: Duration) {
-        observe(duration.engineSeconds)
+        observe(duration.inSeconds)
     }
 
     /// Counts of observations `≤` each bound, then the total (`le="+Inf"`).
@@ -83,12 +85,6 @@ extension Histogram {
 }
 
 extension Duration {
-    /// The duration in seconds as a `Double` (named for this module to avoid clashing with others').
-    var engineSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-    }
-
     /// A duration of `seconds`, rounded to the nanosecond so that sums stay exact.
     init(engineSeconds seconds: Double) {
         self = .nanoseconds(Int64((seconds * 1e9).rounded()))

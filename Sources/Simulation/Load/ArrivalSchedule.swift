@@ -33,7 +33,7 @@ public enum ArrivalSchedule {
         pattern: Pattern, rate: Double, duration: Duration, promptTokens: Int, outputTokens: Int, seed: UInt64
     ) -> [PlannedRequest] {
         var random = SplitMix64(seed: seed)
-        let total = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let total = duration.inSeconds
         let base = rate
         func rateAt(_ t: Double) -> Double {
             switch pattern {

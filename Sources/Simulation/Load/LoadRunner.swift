@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Synchronization
+import KubeCore
 
 /// What a load run measured.
 public struct LoadReport: Sendable {
@@ -132,16 +133,12 @@ public enum LoadRunner {
                 }
             }
             guard let first else { return .failure(LoadError("\(target) streamed no token")) }
-            let ttft = seconds(first - began)
-            let total = seconds(.now - began)
+            let ttft = (first - began).inSeconds
+            let total = (ContinuousClock.now - began).inSeconds
             return .success(Timing(ttft: ttft, tpot: tokens > 1 ? (total - ttft) / Double(tokens - 1) : nil))
         } catch {
             return .failure(LoadError("\(target): \(error)"))
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

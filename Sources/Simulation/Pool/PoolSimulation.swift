@@ -1,6 +1,7 @@
 import Autoscaling
 import Sizing
 import TandemAPI
+import KubeCore
 
 /// A deterministic discrete-event simulation of one `InferencePool` — a prefill tier and a
 /// decode tier of ``EngineSimulator`` replicas — with an ``Autoscaling/AutoscalingPolicy`` in
@@ -528,7 +529,7 @@ private struct PoolRunner {
         var replicaSeconds: [TierName: Double] = [.prefill: 0, .decode: 0]
         for replica in replicas {
             guard let placed = replica.placedAt else { continue }
-            let seconds = ((replica.removedAt ?? end) - placed).simulationSeconds
+            let seconds = ((replica.removedAt ?? end) - placed).inSeconds
             replicaSeconds[replica.tier]! += seconds
             gpuSeconds[replica.tier]! += seconds * Double(simulation.tiers[replica.tier]!.gpusPerReplica)
         }

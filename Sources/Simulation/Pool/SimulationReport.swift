@@ -1,5 +1,6 @@
 import Foundation
 import TandemAPI
+import KubeCore
 
 /// What one ``PoolSimulation`` run measured. Equal inputs give an equal report.
 public struct SimulationReport: Sendable, Hashable {
@@ -75,7 +76,7 @@ public struct SimulationReport: Sendable, Hashable {
     public var sloAttainment: Double { requests.isEmpty ? 1 : Double(goodCount) / Double(requests.count) }
     /// SLO-meeting requests per second of load (first to last arrival).
     public var goodput: Double {
-        let seconds = loadDuration.simulationSeconds
+        let seconds = loadDuration.inSeconds
         return seconds > 0 ? Double(goodCount) / seconds : Double(goodCount)
     }
     /// GPU-hours of both tiers.
@@ -83,11 +84,11 @@ public struct SimulationReport: Sendable, Hashable {
 
     /// TTFT p50, p90, p99 in seconds over requests that got a first token.
     public var timeToFirstTokenPercentiles: [Double] {
-        Percentiles.of(requests.compactMap { $0.timeToFirstToken?.simulationSeconds }, [50, 90, 99])
+        Percentiles.of(requests.compactMap { $0.timeToFirstToken?.inSeconds }, [50, 90, 99])
     }
     /// TPOT p50, p90, p99 in seconds over finished requests with at least two tokens.
     public var timePerOutputTokenPercentiles: [Double] {
-        Percentiles.of(requests.compactMap { $0.timePerOutputToken?.simulationSeconds }, [50, 90, 99])
+        Percentiles.of(requests.compactMap { $0.timePerOutputToken?.inSeconds }, [50, 90, 99])
     }
 
     /// The most replicas a tier asked for (`desired`) and had ready, over the timeline.
@@ -103,7 +104,7 @@ public struct SimulationReport: Sendable, Hashable {
 
     /// Time-weighted mean replicas on GPUs of a tier.
     public func meanReplicas(_ tier: TierName) -> Double {
-        let seconds = simulatedDuration.simulationSeconds
+        let seconds = simulatedDuration.inSeconds
         return seconds > 0 ? (replicaSeconds[tier] ?? 0) / seconds : 0
     }
 
@@ -117,10 +118,10 @@ public struct SimulationReport: Sendable, Hashable {
         var lines: [String] = []
         lines.append(String(
             format: "policy %@: %d requests over %.0f s of load (simulated %.0f s), %d disaggregated",
-            policy, requestCount, loadDuration.simulationSeconds, simulatedDuration.simulationSeconds, disaggregated))
+            policy, requestCount, loadDuration.inSeconds, simulatedDuration.inSeconds, disaggregated))
         lines.append(String(
             format: "  SLO (TTFT ≤ %.2f s, TPOT ≤ %.0f ms): %.2f %% met; goodput %.2f req/s; %d completed, %d not",
-            slo.timeToFirstToken.simulationSeconds, slo.timePerOutputToken.simulationSeconds * 1000,
+            slo.timeToFirstToken.inSeconds, slo.timePerOutputToken.inSeconds * 1000,
             sloAttainment * 100, goodput, completedCount, unfinished))
         lines.append("  TTFT ms p50 / p90 / p99: \(ms(timeToFirstTokenPercentiles))")
         lines.append("  TPOT ms p50 / p90 / p99: \(ms(timePerOutputTokenPercentiles))")
@@ -141,17 +142,10 @@ public struct SimulationReport: Sendable, Hashable {
     public func timelineCSV() -> String {
         var text = "time_s,tier,desired,ready,pending\n"
         for point in timeline {
-            text += String(format: "%.3f", point.time.simulationSeconds)
+            text += String(format: "%.3f", point.time.inSeconds)
                 + ",\(point.tier.rawValue),\(point.desired),\(point.ready),\(point.pending)\n"
         }
         return text
     }
 }
 
-extension Duration {
-    /// Seconds as a `Double`.
-    var simulationSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-    }
-}

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Autoscaling
 import Foundation
+import KubeCore
 import NIOCore
 
 /// Reads each pod's `/metrics` itself, the way Prometheus would scrape it.
@@ -33,7 +34,7 @@ public struct DirectScraper: SignalSource {
         let http = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: HTTPClient.Configuration(
-                timeout: .init(connect: .nanoseconds(Int64(timeout.nanoseconds))),
+                timeout: .init(connect: TimeAmount(timeout)),
                 connectionPool: .init(idleTimeout: .seconds(60))))
         return DirectScraper(http: http, timeout: timeout, maxConcurrent: maxConcurrent)
     }
@@ -65,7 +66,7 @@ public struct DirectScraper: SignalSource {
         do {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: "text/plain;version=0.0.4")
-            let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
+            let response = try await http.execute(request, timeout: TimeAmount(timeout))
             guard response.status == .ok else {
                 return .failed("\(target.namespace)/\(target.pod): GET \(url) answered \(response.status.code)")
             }
@@ -82,13 +83,6 @@ public struct DirectScraper: SignalSource {
         } catch {
             return .failed("\(target.namespace)/\(target.pod): GET \(url) failed: \(error)")
         }
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
     }
 }
 

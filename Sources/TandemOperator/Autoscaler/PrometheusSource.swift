@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Autoscaling
 import Foundation
+import KubeCore
 import NIOCore
 
 /// Reads the pods' metrics from a Prometheus server that already scrapes them, through its HTTP
@@ -150,7 +151,7 @@ public struct PrometheusSource: SignalSource {
             // 25:1 ratio, Configuration+BrowserLike.swift) refuses Prometheus's gzip of these
             // repetitive series, and the answer is small enough not to need it.
             request.headers.add(name: "Accept-Encoding", value: "identity")
-            let response = try await http.execute(request, timeout: Self.timeAmount(timeout))
+            let response = try await http.execute(request, timeout: TimeAmount(timeout))
             status = Int(response.status.code)
             body = try await response.body.collect(upTo: maxBytes)
         } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
@@ -322,7 +323,7 @@ public struct PrometheusSource: SignalSource {
                 newest = max(newest ?? time, time)
                 var stamped = sample
                 stamped.timestamp = Int64((time * 1000).rounded())
-                if evaluatedAt - time <= Self.seconds(maxAge) { samples.append(stamped) }
+                if evaluatedAt - time <= maxAge.inSeconds { samples.append(stamped) }
             }
             guard !samples.isEmpty else {
                 let when = newest.map { "the newest is \(Self.formatSeconds((evaluatedAt ?? $0) - $0)) s old" } ?? "none has a sample time"
@@ -375,20 +376,11 @@ public struct PrometheusSource: SignalSource {
         return octets.count == 4 && octets[0] == 127
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-
     static func formatSeconds(_ value: Double) -> String {
         let tenths = Int64((value * 10).rounded())
         return "\(tenths / 10).\(abs(tenths % 10))"
     }
 
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        let parts = duration.components
-        return .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
-    }
 }
 
 /// Why a ``PrometheusSource`` cannot be made.
