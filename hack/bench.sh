@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the autoscaling benchmark — `tandem simulate --policy all` (docs/benchmarks.md):
 # Tandem's policy and the five baselines (static-peak, hpa, keda-llmd, dynamo-load, oracle) on
-# the Azure conversation trace and on two synthetic patterns, Llama-3.1-70B on H200. Prints each
+# the Azure conversation trace and on four synthetic patterns, Llama-3.1-70B on H200. Prints each
 # report, one comparison table per load and the wall time per run, plus the tandem policy alone
 # on the trace (the acceptance's "one policy, one simulated hour at 10×, < 30 s on one core").
 # Deterministic: same binary, same numbers.
@@ -18,10 +18,10 @@ swift build -c release --product tandem 2>&1 | tail -1
 tandem=.build/release/tandem
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
 
-# Both tiers autoscaled by the policy, 1..32 replicas, started warm at 4 prefill / 8 decode
-# (static-peak starts at its own counts).
+# Both tiers autoscaled by the policy, 1..32 replicas, each run starting warm at the replicas its
+# load needs in the first minute (the oracle's count then; static-peak at its own counts).
 common=(--model meta-llama/Llama-3.1-70B-Instruct --accelerator nvidia-h200
-        --max-replicas 32 --prefill-replicas 4 --decode-replicas 8)
+        --max-replicas 32 --warm-at-demand)
 
 # run NAME POLICY ARGS…: one `tandem simulate`, timed; timelines under $out.
 run() {
@@ -34,6 +34,23 @@ run() {
   end=$(date +%s.%N)
   printf 'process wall time %.2f s; timeline%s in %s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" \
     "$([ "$policy" = all ] && echo "s (one per policy)")" "$out/$name*.csv"
+  [ "$policy" = all ] && plot "$name"
+  return 0
+}
+
+# plot NAME: the PNG chart of every policy's timeline of run NAME (matplotlib from the venv
+# hack/install-deps.sh makes; without it the CSVs are there and the chart is skipped, said so).
+python=${TANDEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tandem}/venv/bin/python
+plot() {
+  local name=$1 pairs=()
+  for policy in tandem static-peak hpa keda-llmd dynamo-load oracle; do
+    pairs+=("$policy=$out/$name-$policy.csv")
+  done
+  if "$python" -c 'import matplotlib' 2>/dev/null; then
+    "$python" hack/plot-timeline.py "$out/$name.png" "$name: ready replicas per policy" "${pairs[@]}"
+  else
+    echo "no matplotlib at $python (run hack/install-deps.sh); chart $out/$name.png skipped"
+  fi
 }
 
 if [ -f "$trace" ]; then
@@ -44,4 +61,6 @@ else
   echo "no trace at $trace (set TRACE=…); skipping the trace runs"
 fi
 run step-1024x256 all --pattern step --rate 8 --duration 1800 --prompt-tokens 1024 --output-tokens 256 --seed 1
+run diurnal-1024x256 all --pattern diurnal --rate 10 --duration 3600 --prompt-tokens 1024 --output-tokens 256 --seed 1
+run surge-1024x256 all --pattern surge --rate 6 --duration 1800 --prompt-tokens 1024 --output-tokens 256 --seed 1
 run burst-2048x128 all --pattern burst --rate 6 --duration 1800 --prompt-tokens 2048 --output-tokens 128 --seed 1

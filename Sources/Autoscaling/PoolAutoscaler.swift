@@ -97,10 +97,11 @@ public struct TierSettings: Sendable, Hashable {
         let defaults: ScalingTargets = tier == .prefill ? .prefillDefault : .decodeDefault
         if let target = spec?.target,
             target.waitingRequestsPerReplica != nil || target.kvCacheUtilization != nil || target.runningRequestsPerReplica != nil
+                || target.inFlightRequestsPerReplica != nil
         {
             targets = ScalingTargets(
                 waitingRequestsPerReplica: target.waitingRequestsPerReplica, kvCacheUtilization: target.kvCacheUtilization,
-                runningRequestsPerReplica: target.runningRequestsPerReplica)
+                runningRequestsPerReplica: target.runningRequestsPerReplica, inFlightRequestsPerReplica: target.inFlightRequestsPerReplica)
         } else {
             targets = defaults
         }
@@ -141,14 +142,15 @@ public struct PoolAutoscaler: Sendable {
     /// absent from it is left alone (and counts with `fixed` replicas in the ratio guard).
     public mutating func decide(
         spec: InferencePoolSpec, observations: [TierName: TierObservation], fixed: [TierName: Int],
-        panic: PanicPolicy = .default, now: Duration
+        panic: PanicPolicy = .default, averagingWindow: Duration = RecommendationInput.defaultAveragingWindow, now: Duration
     ) -> [TierName: TierScaling] {
         var decisions: [TierName: TierScaling] = [:]
         let longPromptsNow = observations[.decode].map(Self.longPrompts(spec: spec))
         for tier in [TierName.decode, .prefill] {
             guard let observation = observations[tier] else { continue }
             let settings = TierSettings(spec: spec.config(tier).autoscaling, tier: tier)
-            var scaling = decide(tier: tier, observation: observation, settings: settings, panic: panic, now: now)
+            var scaling = decide(
+                tier: tier, observation: observation, settings: settings, panic: panic, averagingWindow: averagingWindow, now: now)
             if tier == .prefill, observation.current == 0 {
                 wake(&scaling, spec: spec, longPromptsNow: longPromptsNow)
             }
@@ -178,7 +180,10 @@ public struct PoolAutoscaler: Sendable {
         return decisions
     }
 
-    mutating func decide(tier: TierName, observation: TierObservation, settings: TierSettings, panic: PanicPolicy, now: Duration) -> TierScaling {
+    mutating func decide(
+        tier: TierName, observation: TierObservation, settings: TierSettings, panic: PanicPolicy,
+        averagingWindow: Duration = RecommendationInput.defaultAveragingWindow, now: Duration
+    ) -> TierScaling {
         // In pod-name order: sums of doubles depend on their order, and decisions must not
         // depend on a dictionary's (per-process random) one.
         let pods = observation.readings.sorted { $0.key < $1.key }.compactMap { _, reading -> PodSignals? in
@@ -187,7 +192,8 @@ public struct PoolAutoscaler: Sendable {
         }
         let input = RecommendationInput(
             currentReplicas: observation.current, readyReplicas: observation.ready, pods: pods, targets: settings.targets,
-            minReplicas: settings.minReplicas, maxReplicas: settings.maxReplicas, behavior: settings.behavior, panic: panic)
+            minReplicas: settings.minReplicas, maxReplicas: settings.maxReplicas, behavior: settings.behavior, panic: panic,
+            averagingWindow: averagingWindow)
         var recommender = recommenders[tier] ?? TierRecommender()
         let recommendation = recommender.recommend(input, now: now)
         recommenders[tier] = recommender

@@ -8,27 +8,36 @@ public struct ScalingTargets: Sendable, Hashable {
     public var kvCacheUtilization: Double?
     /// Requests running per replica.
     public var runningRequestsPerReplica: Double?
+    /// Requests in flight per replica: running plus waiting (both tiers' default).
+    public var inFlightRequestsPerReplica: Double?
 
     /// Targets for the given signals.
     public init(
         waitingRequestsPerReplica: Double? = nil,
         kvCacheUtilization: Double? = nil,
-        runningRequestsPerReplica: Double? = nil
+        runningRequestsPerReplica: Double? = nil,
+        inFlightRequestsPerReplica: Double? = nil
     ) {
         self.waitingRequestsPerReplica = waitingRequestsPerReplica
         self.kvCacheUtilization = kvCacheUtilization
         self.runningRequestsPerReplica = runningRequestsPerReplica
+        self.inFlightRequestsPerReplica = inFlightRequestsPerReplica
     }
 
-    /// Prefill's default: scale on the queue.
+    /// Prefill's default: scale on the requests in its queue, counting the ones being prefilled.
     ///
-    /// Source: 4 waiting requests per replica: API.md's `target.waitingRequestsPerReplica` example.
-    public static let prefillDefault = ScalingTargets(waitingRequestsPerReplica: 4)
+    /// Source: Tandem's benchmark, tuned on synthetic patterns only (docs/benchmarks.md): one request
+    /// in flight per replica kept TTFT within 2 s on 1–2k-token prompts where API.md's example
+    /// (4 waiting, which reads 0 until a replica saturates) let the tier collapse then panic to max.
+    public static let prefillDefault = ScalingTargets(inFlightRequestsPerReplica: 1)
 
-    /// Decode's default: scale on KV-cache fill, and on the running batch as a backstop.
+    /// Decode's default: scale on the requests in flight (the batch it runs plus those waiting
+    /// for room in it), and on KV-cache fill for long contexts.
     ///
-    /// Source: 0.8 KV usage and 200 running requests per replica: API.md's `target` example values.
-    public static let decodeDefault = ScalingTargets(kvCacheUtilization: 0.8, runningRequestsPerReplica: 200)
+    /// Source: 0.8 KV usage: API.md's `target` example; 100 in flight: Tandem's benchmark on
+    /// synthetic patterns (docs/benchmarks.md) — a 70B decode step on H200 stays near 55 ms there,
+    /// while 200 running (API.md's example) is blind to the queue once `--max-num-seqs` is reached.
+    public static let decodeDefault = ScalingTargets(kvCacheUtilization: 0.8, inFlightRequestsPerReplica: 100)
 }
 
 /// How fast a tier may move in one direction.
@@ -57,7 +66,8 @@ public struct ScalingPolicy: Sendable, Hashable {
     /// The default scale-down policy.
     ///
     /// Source: Kubernetes HPA default scale-down stabilization 300 s; 1 replica per 60 s from API.md's
-    ///   example (HPA's default would allow 100% per 15 s, too abrupt for GPU pods).
+    ///   example (HPA's default would allow 100% per 15 s, too abrupt for GPU pods). Tandem's
+    ///   benchmark on synthetic patterns (docs/benchmarks.md) found 600 s no better overall.
     public static let scaleDownDefault = ScalingPolicy(stabilizationSeconds: 300, maxReplicasPerStep: 1, periodSeconds: 60)
 }
 
@@ -129,8 +139,29 @@ public struct RecommendationInput: Sendable, Hashable {
     ///
     /// Source: Kubernetes HPA: --horizontal-pod-autoscaler-tolerance defaults to 0.1 (10%).
     public var tolerance: Double
+    /// Each signal's tier-wide sum is averaged over the samples of this window for the
+    /// recommendation that bounds a scale-down (growth and panic follow each sample); zero uses
+    /// each sample alone.
+    public var averagingWindow: Duration
 
-    /// An input; `behavior`, `panic` and `tolerance` default to the HPA/KPA numbers.
+    /// The most replicas a tier may ask for, as a multiple of its ready pods (at least 1), in
+    /// panic too: a queue that grows while new pods start is the start-up delay, not new
+    /// demand, and must not ask for ever more pods.
+    public var maxScaleUpRate: Double
+
+    /// Tandem's cap on a scale-up: twice the ready pods.
+    ///
+    /// Source: Knative KPA's `max-scale-up-rate` (a ratio of desired to ready pods, 1000 by
+    /// default); 2 is Tandem's, from its benchmark on synthetic patterns (docs/benchmarks.md),
+    /// where 3 and no cap cost 20–100 % more GPU-hours after every overload.
+    public static let defaultMaxScaleUpRate = 2.0
+
+    /// Knative KPA's stable window: desired pods come from the concurrency averaged over 60 s.
+    ///
+    /// Source: Knative Serving autoscaler defaults, `stable-window: 60s`.
+    public static let defaultAveragingWindow = Duration.seconds(60)
+
+    /// An input; `behavior`, `panic`, `tolerance` and `averagingWindow` default to the HPA/KPA numbers.
     public init(
         currentReplicas: Int,
         readyReplicas: Int,
@@ -140,7 +171,9 @@ public struct RecommendationInput: Sendable, Hashable {
         maxReplicas: Int,
         behavior: ScalingBehavior = .default,
         panic: PanicPolicy = .default,
-        tolerance: Double = 0.1
+        tolerance: Double = 0.1,
+        averagingWindow: Duration = RecommendationInput.defaultAveragingWindow,
+        maxScaleUpRate: Double = RecommendationInput.defaultMaxScaleUpRate
     ) {
         self.currentReplicas = currentReplicas
         self.readyReplicas = readyReplicas
@@ -151,6 +184,8 @@ public struct RecommendationInput: Sendable, Hashable {
         self.behavior = behavior
         self.panic = panic
         self.tolerance = tolerance
+        self.averagingWindow = averagingWindow
+        self.maxScaleUpRate = maxScaleUpRate
     }
 }
 
@@ -162,6 +197,8 @@ public enum ScalingSignal: String, Sendable, Hashable, CaseIterable {
     case kvCacheUtilization
     /// Requests running per replica.
     case runningRequests
+    /// Requests running or waiting per replica.
+    case inFlightRequests
 
     /// The name used in reasons.
     public var label: String {
@@ -169,6 +206,7 @@ public enum ScalingSignal: String, Sendable, Hashable, CaseIterable {
         case .waitingRequests: "waiting requests/replica"
         case .kvCacheUtilization: "kv-cache"
         case .runningRequests: "running requests/replica"
+        case .inFlightRequests: "in-flight requests/replica"
         }
     }
 }
@@ -189,11 +227,13 @@ public struct SignalReading: Sendable, Hashable {
     public var desiredReplicas: Int
     /// `true` when the usage ratio was within the tolerance, so the signal asked for no change.
     public var withinTolerance: Bool
+    /// The averaging window ``average`` is the mean over; `nil` for a single sample.
+    public var averagedOver: Duration?
 
     /// A reading; the recommender builds these, tests and callers may too.
     public init(
         signal: ScalingSignal, average: Double, target: Double, podsWithMetrics: Int,
-        podsWithoutMetrics: Int, desiredReplicas: Int, withinTolerance: Bool
+        podsWithoutMetrics: Int, desiredReplicas: Int, withinTolerance: Bool, averagedOver: Duration? = nil
     ) {
         self.signal = signal
         self.average = average
@@ -202,6 +242,7 @@ public struct SignalReading: Sendable, Hashable {
         self.podsWithoutMetrics = podsWithoutMetrics
         self.desiredReplicas = desiredReplicas
         self.withinTolerance = withinTolerance
+        self.averagedOver = averagedOver
     }
 }
 
@@ -269,16 +310,25 @@ public struct Recommendation: Sendable, Hashable {
 ///    if that flips the direction or lands within tolerance, the size is kept. The largest
 ///    desired count across signals wins. A tiny epsilon (1e-9) is subtracted before `ceil` so that
 ///    floating-point noise (`12.000000000000002`) does not add a replica.
+///    Two such recommendations are made per call: one from this sample (*instant*), one from
+///    each signal's tier-wide sum averaged over `averagingWindow` (*averaged*, Knative's stable
+///    window). Growth follows the instant one, shrinking the averaged one: a tier grows as soon
+///    as its load does and shrinks only on what a whole window saw.
 /// 2. No pod reports any targeted signal: the size is held (`MetricsUnavailable`), only clamped
 ///    to [min, max]. If some targeted signal is missing while others are present, the tier does
 ///    not scale down.
-/// 3. Panic: when the mean recommendation over the panic window ≥ threshold × ready pods, the
-///    tier scales up at once to it (no stabilization, no step policy; bounded by max) and does not
-///    scale down until a whole stable window passes without a trigger.
-/// 4. Otherwise stabilization: the lowest recommendation within the scale-up window bounds a
-///    scale-up, the highest within the scale-down window bounds a scale-down (HPA's behavior).
+/// 3. Panic: when the mean instant recommendation over the panic window ≥ threshold × ready
+///    pods, the tier scales up at once to it (no stabilization, no step policy; bounded by the
+///    scale-up rate and max) and does not scale down until a whole stable window passes without
+///    a trigger.
+/// 4. Otherwise stabilization: the lowest instant recommendation within the scale-up window
+///    bounds a scale-up, the highest averaged one within the scale-down window bounds a
+///    scale-down (HPA's behavior).
 /// 5. Step policies: at most `maxReplicasPerStep` added (removed) within any `periodSeconds`.
-/// 6. Clamp to [min, max].
+/// 6. Scale-up rate: never more than `maxScaleUpRate` × the ready pods (Knative's
+///    `max-scale-up-rate`): while new pods start, the queue they are meant to serve keeps
+///    growing, and without this cap it would keep asking for more.
+/// 7. Clamp to [min, max].
 ///
 /// ## Caveats
 /// The first call seeds the history with the current size, so after a restart the tier does not
@@ -292,6 +342,8 @@ public struct TierRecommender: Sendable, Hashable {
         var replicas: Int
         /// `false` for the entry seeded with the current size on the first call.
         var fromMetrics: Bool
+        /// What this sample alone asked for (panic mode's input); `replicas` when not averaged.
+        var instant: Int
     }
 
     private struct ScaleEvent: Sendable, Hashable {
@@ -299,7 +351,14 @@ public struct TierRecommender: Sendable, Hashable {
         var delta: Int
     }
 
+    private struct SignalSample: Sendable, Hashable {
+        var time: Duration
+        /// Each signal's sum over the pods reporting it.
+        var sums: [ScalingSignal: Double]
+    }
+
     private var history: [TimedRecommendation] = []
+    private var samples: [SignalSample] = []
     private var events: [ScaleEvent] = []
     private var lastObservedReplicas: Int?
     private var lastPanicTrigger: Duration?
@@ -328,11 +387,25 @@ public struct TierRecommender: Sendable, Hashable {
         if let last = lastObservedReplicas {
             if last != current { events.append(ScaleEvent(time: now, delta: current - last)) }
         } else {
-            history.append(TimedRecommendation(time: now, replicas: current, fromMetrics: false))
+            history.append(TimedRecommendation(time: now, replicas: current, fromMetrics: false, instant: current))
         }
         lastObservedReplicas = current
 
-        let readings = Self.readings(input, current: current)
+        // The tier-wide sums of this sample, and their means over the averaging window.
+        let window = max(.zero, input.averagingWindow)
+        var sums: [ScalingSignal: Double] = [:]
+        for signal in Self.targetedSignals(input.targets) {
+            let values = input.pods.compactMap { Self.value(of: signal, in: $0) }
+            if !values.isEmpty { sums[signal] = values.reduce(0, +) }
+        }
+        samples.removeAll { $0.time <= now - window || $0.time > now }
+        samples.append(SignalSample(time: now, sums: sums))
+        var averaged: [ScalingSignal: Double] = [:]
+        for signal in sums.keys {
+            let seen = samples.compactMap { $0.sums[signal] }
+            averaged[signal] = seen.reduce(0, +) / Double(seen.count)
+        }
+        let readings = Self.readings(input, current: current, sums: averaged, averaged: samples.count > 1 ? window : nil)
         let observed = Self.observed(input.pods)
         let targeted = Self.targetedSignals(input.targets)
 
@@ -361,19 +434,30 @@ public struct TierRecommender: Sendable, Hashable {
                 readings: [], observed: observed, inPanic: inPanic)
         }
 
-        var raw = winner.desiredReplicas
-        var reason = Self.describe(winner)
+        // Two recommendations: from the window's mean (`raw`, which bounds a scale-down) and from
+        // this sample alone (`instant`, which drives a scale-up and panic): a tier grows as soon as
+        // its load does, and shrinks only on what a whole window saw.
         let missingSignals = targeted.filter { signal in !readings.contains { $0.signal == signal } }
-        if !missingSignals.isEmpty && raw < current {
-            raw = current
+        let instantReadings = samples.count > 1 ? Self.readings(input, current: current, sums: sums, averaged: nil) : readings
+        let instantWinner = instantReadings.max(by: { $0.desiredReplicas < $1.desiredReplicas }) ?? winner
+        var raw = winner.desiredReplicas
+        var instant = instantWinner.desiredReplicas
+        var reason = Self.describe(instant > current ? instantWinner : winner)
+        if !missingSignals.isEmpty && max(raw, instant) < current {
             reason += "; no pod reports \(missingSignals.map(\.label).joined(separator: ", ")), so not scaling down"
         }
-        history.append(TimedRecommendation(time: now, replicas: raw, fromMetrics: true))
+        if !missingSignals.isEmpty {
+            raw = max(raw, current)
+            instant = max(instant, min(raw, current))
+        }
+        history.append(TimedRecommendation(time: now, replicas: raw, fromMetrics: true, instant: instant))
+        // What the signals ask for: this sample's count when it grows the tier, else the mean's.
+        let wanted = instant > current ? instant : raw
 
         // Panic mode (Knative KPA).
         let ready = max(0, input.readyReplicas, input.pods.count)
         let panicWindow = history.filter { $0.fromMetrics && ($0.time > now - input.panic.window || $0.time == now) }
-        let panicMean = Double(panicWindow.reduce(0) { $0 + $1.replicas }) / Double(max(1, panicWindow.count))
+        let panicMean = Double(panicWindow.reduce(0) { $0 + $1.instant }) / Double(max(1, panicWindow.count))
         let panicDesired = Self.ceilInt(panicMean)
         let threshold = input.panic.threshold
         if ready > 0, threshold.isFinite, threshold > 0, panicMean >= threshold * Double(ready) {
@@ -386,14 +470,26 @@ public struct TierRecommender: Sendable, Hashable {
             reason += "; panic over (no trigger for \(Self.format(input.panic.stableWindow)))"
         }
 
+        // The scale-up rate: at most `maxScaleUpRate` × the ready pods (never below the current size).
+        let rate = input.maxScaleUpRate.isFinite && input.maxScaleUpRate >= 1 ? input.maxScaleUpRate : Double(Self.replicaCeiling)
+        let rateCap = max(current, Self.ceilInt(rate * Double(max(1, ready)) - 1e-6))
+        func capRate(_ replicas: inout Int, _ limit: inout ScalingLimit?) {
+            if replicas > rateCap {
+                replicas = rateCap
+                limit = .stepPolicy
+                reason += "; limited to \(rateCap) by the scale-up rate (\(Self.format(rate))× \(max(1, ready)) ready)"
+            }
+        }
+
         if inPanic {
-            var replicas = max(current, panicDesired, raw)
-            var limit: ScalingLimit? = replicas != raw ? .panic : nil
+            var replicas = max(current, panicDesired, wanted)
+            var limit: ScalingLimit? = replicas != wanted ? .panic : nil
             reason += "; in panic, scaling up at once and not scaling down"
+            capRate(&replicas, &limit)
             if replicas > maxBound { replicas = maxBound; limit = .max; reason += "; clamped to max \(maxBound)" }
             if replicas < minBound { replicas = minBound; limit = .min; reason += "; raised to min \(minBound)" }
             return Recommendation(
-                replicas: replicas, reason: reason, limitedBy: limit, desiredReplicas: raw,
+                replicas: replicas, reason: reason, limitedBy: limit, desiredReplicas: wanted,
                 readings: readings, observed: observed, inPanic: true)
         }
 
@@ -403,19 +499,19 @@ public struct TierRecommender: Sendable, Hashable {
         // recommendation within the respective window.
         let upWindow = Duration.seconds(max(0, input.behavior.scaleUp.stabilizationSeconds))
         let downWindow = Duration.seconds(max(0, input.behavior.scaleDown.stabilizationSeconds))
-        var upRecommendation = raw
+        var upRecommendation = instant
         var downRecommendation = raw
         for entry in history {
-            if entry.time > now - upWindow { upRecommendation = min(upRecommendation, entry.replicas) }
+            if entry.time > now - upWindow { upRecommendation = min(upRecommendation, entry.instant) }
             if entry.time > now - downWindow { downRecommendation = max(downRecommendation, entry.replicas) }
         }
         var replicas = current
         if replicas < upRecommendation { replicas = upRecommendation }
         if replicas > downRecommendation { replicas = downRecommendation }
-        if replicas != raw {
+        if replicas != wanted {
             limit = .stabilization
-            let window = raw > current ? "scale-up" : "scale-down"
-            let seconds = raw > current ? upWindow : downWindow
+            let window = wanted > current ? "scale-up" : "scale-down"
+            let seconds = wanted > current ? upWindow : downWindow
             reason += "; held at \(replicas) by \(window) stabilization (\(Self.format(seconds)) window)"
         }
 
@@ -442,6 +538,8 @@ public struct TierRecommender: Sendable, Hashable {
             }
         }
 
+        if replicas > current { capRate(&replicas, &limit) }
+
         // Bounds.
         if replicas > maxBound {
             replicas = maxBound
@@ -453,7 +551,7 @@ public struct TierRecommender: Sendable, Hashable {
             reason += "; raised to min \(minBound)"
         }
         return Recommendation(
-            replicas: replicas, reason: reason, limitedBy: limit, desiredReplicas: raw,
+            replicas: replicas, reason: reason, limitedBy: limit, desiredReplicas: wanted,
             readings: readings, observed: observed, inPanic: false)
     }
 
@@ -469,6 +567,7 @@ public struct TierRecommender: Sendable, Hashable {
         case .waitingRequests: targets.waitingRequestsPerReplica
         case .kvCacheUtilization: targets.kvCacheUtilization
         case .runningRequests: targets.runningRequestsPerReplica
+        case .inFlightRequests: targets.inFlightRequestsPerReplica
         }
         guard let value, value.isFinite, value > 0 else { return nil }
         return value
@@ -479,12 +578,15 @@ public struct TierRecommender: Sendable, Hashable {
         case .waitingRequests: pod.waiting
         case .kvCacheUtilization: pod.kvCacheUtilization
         case .runningRequests: pod.running
+        case .inFlightRequests: pod.running.map { $0 + (pod.waiting ?? 0) }
         }
         guard let value, value.isFinite, value >= 0 else { return nil }
         return value
     }
 
-    private static func readings(_ input: RecommendationInput, current: Int) -> [SignalReading] {
+    private static func readings(
+        _ input: RecommendationInput, current: Int, sums: [ScalingSignal: Double], averaged: Duration?
+    ) -> [SignalReading] {
         let ready = max(input.readyReplicas, input.pods.count, 0)
         let tolerance = input.tolerance.isFinite ? max(0, input.tolerance) : 0.1
         return targetedSignals(input.targets).compactMap { signal in
@@ -493,7 +595,7 @@ public struct TierRecommender: Sendable, Hashable {
             guard !values.isEmpty else { return nil }
             let reporting = values.count
             let missing = ready - reporting
-            let sum = values.reduce(0, +)
+            let sum = sums[signal] ?? values.reduce(0, +)
             let usageRatio = sum / (target * Double(reporting))
             var desired: Int
             var within = false
@@ -519,7 +621,7 @@ public struct TierRecommender: Sendable, Hashable {
             return SignalReading(
                 signal: signal, average: sum / Double(reporting), target: target,
                 podsWithMetrics: reporting, podsWithoutMetrics: missing,
-                desiredReplicas: desired, withinTolerance: within)
+                desiredReplicas: desired, withinTolerance: within, averagedOver: averaged)
         }
     }
 
@@ -535,7 +637,9 @@ public struct TierRecommender: Sendable, Hashable {
 
     private static func describe(_ reading: SignalReading) -> String {
         let comparison = reading.withinTolerance ? "≈" : (reading.average > reading.target ? ">" : "<")
-        var text = "\(reading.signal.label) \(format(reading.average)) \(comparison) target \(format(reading.target))"
+        var text = "\(reading.signal.label) \(format(reading.average))"
+        if let window = reading.averagedOver { text += " (\(format(window)) mean)" }
+        text += " \(comparison) target \(format(reading.target))"
         text += " across \(reading.podsWithMetrics) pod\(reading.podsWithMetrics == 1 ? "" : "s")"
         if reading.podsWithoutMetrics > 0 { text += " (\(reading.podsWithoutMetrics) without metrics)" }
         text += reading.withinTolerance ? ", within tolerance" : ", wants \(reading.desiredReplicas)"
@@ -564,3 +668,4 @@ public struct TierRecommender: Sendable, Hashable {
         return (value < 0 && hundredths != 0 ? "-" : "") + "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 }
+

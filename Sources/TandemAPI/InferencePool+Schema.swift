@@ -93,6 +93,7 @@ extension AutoscalingSpec {
                 "waitingRequestsPerReplica": .number(minimum: 0, exclusiveMinimum: true),
                 "kvCacheUtilization": .number(minimum: 0, maximum: 1, exclusiveMinimum: true),
                 "runningRequestsPerReplica": .number(minimum: 0, exclusiveMinimum: true),
+                "inFlightRequestsPerReplica": .number(minimum: 0, exclusiveMinimum: true),
             ]),
             "behavior": .object("Stabilisation and rate limits.", [
                 "scaleUp": ScalingRules.schema, "scaleDown": ScalingRules.schema,

@@ -294,13 +294,18 @@ public struct ScalingTarget: Codable, Hashable, Sendable {
     public var waitingRequestsPerReplica: Double?
     /// KV-cache utilisation, 0–1 (the decode tier's default signal).
     public var kvCacheUtilization: Double?
+    /// Running requests per replica (the batch; it cannot exceed `--max-num-seqs`).
     public var runningRequestsPerReplica: Double?
+    /// Requests in flight per replica: running plus waiting (the queueing-theory "number in
+    /// system", Knative's concurrency); both tiers' default signal.
+    public var inFlightRequestsPerReplica: Double?
 
     public init(waitingRequestsPerReplica: Double? = nil, kvCacheUtilization: Double? = nil,
-                runningRequestsPerReplica: Double? = nil) {
+                runningRequestsPerReplica: Double? = nil, inFlightRequestsPerReplica: Double? = nil) {
         self.waitingRequestsPerReplica = waitingRequestsPerReplica
         self.kvCacheUtilization = kvCacheUtilization
         self.runningRequestsPerReplica = runningRequestsPerReplica
+        self.inFlightRequestsPerReplica = inFlightRequestsPerReplica
     }
 }
 

@@ -16,6 +16,10 @@ struct CRDs: ParsableCommand {
         for crd in try CRDGenerator.all() {
             let text = try CRDGenerator.yaml(crd)
             if let output {
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder), !isFolder.boolValue {
+                    throw ValidationError("--output \(output) is a file; give the folder to write the CRDs into (e.g. crds/), or print them without --output")
+                }
                 try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
                 let path = (output as NSString).appendingPathComponent(CRDGenerator.fileName(of: crd))
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -37,7 +37,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Seconds to run.")
     var duration: Double = 30
 
-    @Option(help: "steady, step, burst or diurnal.")
+    @Option(help: "steady, step, burst, diurnal or surge (prompts ×4 in the middle third).")
     var pattern: String = "steady"
 
     @Option(help: "A trace CSV (TIMESTAMP,ContextTokens,GeneratedTokens) instead of a rate.")

@@ -35,6 +35,9 @@ struct Operator: AsyncParsableCommand {
     @Option(help: "Seconds between autoscaling rounds of a pool (reads of its pods' /metrics).")
     var autoscalerInterval: Double = 5
 
+    @Option(help: "Seconds over which a tier's signals are averaged before they may shrink it (growth follows each round at once).")
+    var autoscalerAveragingWindow: Double = 60
+
     @Option(help: "Seconds between status updates that only refresh signal values.")
     var autoscalerStatusInterval: Double = 30
 
@@ -70,15 +73,18 @@ struct Operator: AsyncParsableCommand {
         let options = OperatorOptions(
             namespaces: namespaces, leaderElection: leaderElect,
             leaseNamespace: leaderElectionNamespace ?? configuration.namespace, workers: workers)
-        guard autoscalerInterval > 0, autoscalerStatusInterval >= 0, scrapeTimeout > 0 else {
-            throw ValidationError("--autoscaler-interval and --scrape-timeout must be > 0, --autoscaler-status-interval ≥ 0")
+        guard autoscalerInterval > 0, autoscalerStatusInterval >= 0, autoscalerAveragingWindow >= 0, scrapeTimeout > 0 else {
+            throw ValidationError(
+                "--autoscaler-interval and --scrape-timeout must be > 0, --autoscaler-status-interval and --autoscaler-averaging-window ≥ 0")
         }
         // Samples older than three rounds (at least 30 s) are not the pods' present load.
         let scraper = try OwnedSignalSource(
             prometheusURL: prometheusURL, timeout: .seconds(scrapeTimeout), maxAge: .seconds(max(30, 3 * autoscalerInterval)))
         let autoscaler = Autoscaler(
             source: scraper.source,
-            options: AutoscalerOptions(interval: .seconds(autoscalerInterval), statusInterval: .seconds(autoscalerStatusInterval)))
+            options: AutoscalerOptions(
+                interval: .seconds(autoscalerInterval), statusInterval: .seconds(autoscalerStatusInterval),
+                averagingWindow: .seconds(autoscalerAveragingWindow)))
         let runtime = TandemOperator.makeRuntime(
             client: client, options: options, metrics: metrics, health: health, autoscaler: autoscaler, logger: logger)
         let server = health.application(host: String(parts[0]), port: port, logger: logger) { bound in

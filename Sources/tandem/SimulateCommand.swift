@@ -37,7 +37,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "At most this many trace rows (before scaling).")
     var limit: Int?
 
-    @Option(help: "steady, step, burst or diurnal (without --trace).")
+    @Option(help: "steady, step, burst, diurnal or surge (prompts ×4 in the middle third) (without --trace).")
     var pattern: String = "steady"
 
     @Option(help: "Requests per second (without --trace).")
@@ -76,7 +76,10 @@ struct Simulate: ParsableCommand {
     @Option(help: "Decode replicas at the start (default: the spec's replicas, else minReplicas, else 1).")
     var decodeReplicas: Int?
 
-    @Option(help: "Write the per-tier replica timeline (time_s,tier,desired,ready,pending) to this CSV file (with --policy all: one per policy, the policy's name before the extension).")
+    @Flag(help: "Start every policy (but static-peak, at its own counts) with the replicas the load needs in its first minute (the oracle's largest count then), as a pool already running when the measured period begins; overrides --prefill-replicas and --decode-replicas.")
+    var warmAtDemand = false
+
+    @Option(help: "Write the per-tier replica timeline (time_s,tier,desired,ready,pending,waiting,running,prompt_tokens_in_flight) to this CSV file (with --policy all: one per policy, the policy's name before the extension).")
     var timelineCsv: String?
 
     func run() throws {
@@ -104,9 +107,10 @@ struct Simulate: ParsableCommand {
             throw ValidationError("--policy must be one of \(PolicyCatalog.names.joined(separator: ", ")), or all")
         }
         let plan = try requestPlan()
-        let catalog: PolicyCatalog
+        var catalog: PolicyCatalog
         do {
             catalog = try PolicyCatalog(simulation: simulation, plan: plan)
+            catalog.warmAtDemand = warmAtDemand
         } catch {
             throw CLIFailure("\(error)")
         }
@@ -129,6 +133,10 @@ struct Simulate: ParsableCommand {
                 format: "oracle: %.2f GPU-hours by its formula; static-peak: %d prefill, %d decode (the oracle's peak)",
                 catalog.oracle.gpuSeconds(gpusPerReplica: simulation.tiers.mapValues(\.gpusPerReplica)) / 3600,
                 peak[.prefill] ?? 0, peak[.decode] ?? 0))
+        }
+        if warmAtDemand {
+            let warm = catalog.demandReplicas
+            print("warm at demand: every policy but static-peak starts with \(warm[.prefill] ?? 0) prefill, \(warm[.decode] ?? 0) decode ready")
         }
         var runs: [PolicyCatalog.Run] = []
         for name in names {

@@ -9,14 +9,19 @@ private func repeated(_ pod: PodSignals, _ count: Int) -> [PodSignals] { Array(r
 
 private let kvOnly = ScalingTargets(kvCacheUtilization: 0.8)
 private let runningOnly = ScalingTargets(runningRequestsPerReplica: 200)
-private let prefill = ScalingTargets.prefillDefault
-private let decode = ScalingTargets.decodeDefault
+// API.md's example targets: these cases test the rules with them (the defaults have a test of their own).
+private let prefill = ScalingTargets(waitingRequestsPerReplica: 4)
+private let decode = ScalingTargets(kvCacheUtilization: 0.8, runningRequestsPerReplica: 200)
+private let inFlight = ScalingTargets(inFlightRequestsPerReplica: 10)
 
 private func behavior(up: (Int, Int, Int) = (0, 4, 15), down: (Int, Int, Int) = (300, 1, 60)) -> ScalingBehavior {
     ScalingBehavior(
         scaleUp: ScalingPolicy(stabilizationSeconds: up.0, maxReplicasPerStep: up.1, periodSeconds: up.2),
         scaleDown: ScalingPolicy(stabilizationSeconds: down.0, maxReplicasPerStep: down.1, periodSeconds: down.2))
 }
+
+/// HPA's default windows (300 s scale-down), which the cases were written for.
+private let hpaBehavior = behavior()
 
 /// One decision in a case: the state at `t` seconds and what must come out.
 struct Step: Sendable {
@@ -35,8 +40,12 @@ struct RecommenderCase: Sendable, CustomTestStringConvertible {
     var targets: ScalingTargets
     var min = 1
     var max = 16
-    var behavior = ScalingBehavior.default
+    var behavior = hpaBehavior
     var tolerance = 0.1
+    /// Zero: the cases test the HPA rules on single samples (averaging has cases of its own).
+    var averaging = Duration.zero
+    /// Knative's default (1000, no practical cap): the scale-up rate has cases of its own.
+    var scaleUpRate = 1000.0
     var steps: [Step]
     var testDescription: String { name }
 }
@@ -58,6 +67,30 @@ private let cases: [RecommenderCase] = [
     RecommenderCase(name: "waiting alone scales prefill up", targets: prefill, steps: [
         Step(t: 0, current: 3, pods: waiting(6, 6, 6), want: 5, limit: nil,
              reasonContains: "waiting requests/replica 6.00 > target 4.00 across 3 pods"),
+    ]),
+    RecommenderCase(name: "in flight counts running and waiting", targets: inFlight, steps: [
+        Step(t: 0, current: 2, pods: [PodSignals(waiting: 10, running: 8), PodSignals(waiting: 2, running: 10)], want: 3, limit: nil,
+             reasonContains: "in-flight requests/replica 15.00 > target 10.00 across 2 pods"),
+    ]),
+    RecommenderCase(name: "a scale-up follows the sample, not the window's mean", targets: inFlight, averaging: .seconds(60), steps: [
+        Step(t: 0, current: 2, pods: [PodSignals(waiting: 0, running: 10), PodSignals(waiting: 0, running: 10)], want: 2, limit: nil),
+        // A spike to 60 in flight asks for 6 at once (the 60 s mean, 40, would ask for 4 only).
+        Step(t: 5, current: 2, pods: [PodSignals(waiting: 20, running: 10), PodSignals(waiting: 20, running: 10)], want: 6, limit: nil, panic: true,
+             reasonContains: "in-flight requests/replica 30.00 > target 10.00 across 2 pods, wants 6"),
+    ]),
+    RecommenderCase(name: "a mean over the window scales down slowly after a burst", targets: inFlight, behavior: behavior(down: (0, 10, 60)),
+                    averaging: .seconds(60), steps: [
+        Step(t: 0, current: 6, pods: repeated(PodSignals(waiting: 0, running: 10), 6), want: 6, limit: nil),
+        Step(t: 5, current: 6, pods: repeated(PodSignals(waiting: 0, running: 0), 6), want: 3, limit: nil,
+             reasonContains: "in-flight requests/replica 5.00 (60s mean) < target 10.00"),
+        Step(t: 65, current: 3, pods: repeated(PodSignals(waiting: 0, running: 0), 3), want: 1, limit: .min),
+    ]),
+    RecommenderCase(name: "the scale-up rate caps growth at 2× the ready pods, panic included", targets: inFlight, scaleUpRate: 2, steps: [
+        Step(t: 0, current: 2, ready: 2, pods: repeated(PodSignals(waiting: 40, running: 10), 2), want: 4, limit: .stepPolicy, panic: true,
+             reasonContains: "limited to 4 by the scale-up rate (2.00× 2 ready)"),
+        // Pods still starting do not raise the cap: the queue grows while they start.
+        Step(t: 30, current: 4, ready: 2, pods: repeated(PodSignals(waiting: 80, running: 10), 2), want: 4, limit: .stepPolicy, panic: true),
+        Step(t: 200, current: 4, ready: 4, pods: repeated(PodSignals(waiting: 40, running: 10), 4), want: 8, limit: .stepPolicy, panic: true),
     ]),
     RecommenderCase(name: "running alone scales up", targets: runningOnly, steps: [
         Step(t: 0, current: 2, pods: running(300, 300), want: 3, limit: nil),
@@ -183,7 +216,9 @@ struct TierRecommenderTests {
                 minReplicas: testCase.min,
                 maxReplicas: testCase.max,
                 behavior: testCase.behavior,
-                tolerance: testCase.tolerance)
+                tolerance: testCase.tolerance,
+                averagingWindow: testCase.averaging,
+                maxScaleUpRate: testCase.scaleUpRate)
             let result = recommender.recommend(input, now: .seconds(step.t))
             #expect(result.replicas == step.want, "t=\(step.t): \(result.reason)")
             #expect(result.limitedBy == step.limit, "t=\(step.t): \(result.reason)")
@@ -203,7 +238,7 @@ struct TierRecommenderTests {
         let input = RecommendationInput(
             currentReplicas: 4, readyReplicas: 4,
             pods: repeated(PodSignals(waiting: 1, running: 300, kvCacheUtilization: 0.9), 4),
-            targets: .decodeDefault, minReplicas: 1, maxReplicas: 8)
+            targets: decode, minReplicas: 1, maxReplicas: 8)
         let result = recommender.recommend(input, now: .zero)
         #expect(result.readings.map(\.signal) == [.kvCacheUtilization, .runningRequests])
         #expect(result.readings.map(\.desiredReplicas) == [5, 6])
@@ -212,10 +247,12 @@ struct TierRecommenderTests {
     }
 
     @Test func defaultsCarryTheDocumentedNumbers() {
-        #expect(ScalingTargets.prefillDefault == ScalingTargets(waitingRequestsPerReplica: 4))
-        #expect(ScalingTargets.decodeDefault == ScalingTargets(kvCacheUtilization: 0.8, runningRequestsPerReplica: 200))
+        #expect(ScalingTargets.prefillDefault == ScalingTargets(inFlightRequestsPerReplica: 1))
+        #expect(ScalingTargets.decodeDefault == ScalingTargets(kvCacheUtilization: 0.8, inFlightRequestsPerReplica: 100))
         #expect(ScalingPolicy.scaleUpDefault == ScalingPolicy(stabilizationSeconds: 0, maxReplicasPerStep: 4, periodSeconds: 15))
         #expect(ScalingPolicy.scaleDownDefault == ScalingPolicy(stabilizationSeconds: 300, maxReplicasPerStep: 1, periodSeconds: 60))
+        #expect(RecommendationInput.defaultMaxScaleUpRate == 2)
+        #expect(RecommendationInput.defaultAveragingWindow == .seconds(60))
         #expect(PanicPolicy.default == PanicPolicy(window: .seconds(6), stableWindow: .seconds(60), threshold: 2))
         let input = RecommendationInput(currentReplicas: 1, readyReplicas: 1, pods: [], targets: .prefillDefault,
                                         minReplicas: 0, maxReplicas: 1)

@@ -50,7 +50,7 @@ struct Scenario {
             try await cluster.withNamespace("as") { client, namespace in
                 let scraper = DirectScraper.standalone(timeout: .milliseconds(800))
                 let autoscaler = Autoscaler(source: scraper, options: AutoscalerOptions(
-                    interval: .seconds(1), statusInterval: .seconds(2), panic: panic))
+                    interval: .seconds(1), statusInterval: .seconds(2), panic: panic, averagingWindow: .seconds(2)))
                 let running = try RunningOperator(cluster: cluster, namespace: namespace, autoscaler: autoscaler)
                 let scenario = Scenario(cluster: cluster, client: client, namespace: namespace, http: http, metrics: running.metrics)
                 do {
@@ -349,15 +349,18 @@ struct AutoscalingScenarioTests {
 
     @Test func theRatioGuardHoldsThroughABurst() async throws {
         try await Scenario.run(gpus: 8) { scenario in
-            // At most 1 prefill per decode replica: prefill cannot outgrow decode.
+            // At most 1.5 prefill per decode replica: with 2 decode, prefill stops at 3, below
+            // what its queue asks for and below the scale-up rate's 2 × 2 ready.
             try await scenario.create(
                 "ratio",
-                prefill: tier(AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 6,
+                prefill: tier(AutoscalingSpec(mode: .operator, minReplicas: 2, maxReplicas: 6,
                                               target: ScalingTarget(waitingRequestsPerReplica: 1), behavior: Scenario.fast),
                               extra: ["--max-num-seqs=1"]),
                 decode: tier(AutoscalingSpec(mode: .operator, minReplicas: 2, maxReplicas: 2)),
-                ratio: RatioSpec(minPrefillPerDecode: 0.5, maxPrefillPerDecode: 1))
+                ratio: RatioSpec(minPrefillPerDecode: 0.5, maxPrefillPerDecode: 1.5))
             let targets = try await scenario.waitReady("ratio", .decode, atLeast: 2)
+            // Both prefill pods ready first: the scale-up rate (2 × ready) then allows 4, above the guard's 3.
+            _ = try await scenario.waitReady("ratio", .prefill, atLeast: 2)
             let load = scenario.load(targets, rate: 60, seconds: 10, promptTokens: 3000, outputTokens: 2)
             var most = 0
             let deadline = ContinuousClock.now + .seconds(12)
@@ -365,8 +368,8 @@ struct AutoscalingScenarioTests {
                 most = max(most, try await scenario.replicas("ratio", .prefill))
                 try await Task.sleep(for: .milliseconds(200))
             }
-            #expect(most == 2, "prefill reached \(most) with 2 decode replicas and at most 1 prefill per decode")
             let pool = try await scenario.pool("ratio")
+            #expect(most == 3, "prefill reached \(most) with 2 decode replicas and at most 1.5 prefill per decode; status: \(String(describing: pool.status))")
             #expect(pool.status?.scalingHistory?.contains { $0.tier == .prefill && $0.reason.contains("ratio") } == true,
                     "\(pool.status?.scalingHistory ?? [])")
             load.cancel()

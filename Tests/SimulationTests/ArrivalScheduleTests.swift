@@ -17,6 +17,18 @@ struct ArrivalScheduleTests {
         #expect(zip(a, a.dropFirst()).allSatisfy { $0.at <= $1.at })
     }
 
+    @Test func surgeQuadruplesThePromptsOfTheMiddleThirdOnly() {
+        let plan = ArrivalSchedule.generate(pattern: .surge, rate: 5, duration: .seconds(300), promptTokens: 100, outputTokens: 3, seed: 3)
+        for request in plan {
+            let t = request.at.inSeconds
+            #expect(request.promptTokens == (t >= 100 && t < 200 ? 400 : 100), "t=\(t)")
+            #expect(request.outputTokens == 3)
+        }
+        // The request rate does not change: each third holds about a third of the arrivals.
+        let middle = plan.filter { $0.promptTokens == 400 }.count
+        #expect(abs(Double(middle) / Double(plan.count) - 1.0 / 3) < 0.06, "\(middle) of \(plan.count)")
+    }
+
     @Test func stepTriplesTheSecondHalf() {
         let plan = ArrivalSchedule.generate(pattern: .step, rate: 10, duration: .seconds(200), promptTokens: 1, outputTokens: 1, seed: 3)
         let first = plan.filter { $0.at < .seconds(100) }.count

@@ -23,6 +23,38 @@ import Testing
         #expect(throws: PoolSimulationError.self) { try catalog.policy(named: "nope") }
     }
 
+    @Test func theOracleStartsInNoTimeAndRunsDecodeAtTheSLOBatch() throws {
+        let (catalog, simulation) = try Self.catalog()
+        #expect(catalog.options(for: "oracle").startup.delay(weightsBytesPerDevice: 1 << 40) == .zero)
+        #expect(catalog.options(for: "tandem").startup == simulation.options.startup)
+        // The SLO batch: the largest whose step fits 90 % of the TPOT objective.
+        let decode = simulation.tiers[.decode]!
+        let slo = ServiceLevelObjective()
+        let batch = PolicyCatalog.sloBatch(decode: decode, context: 1_088, slo: slo)
+        let budget = PolicyCatalog.sloBatchShare * slo.timePerOutputToken.inSeconds
+        #expect(batch.stepSeconds <= budget)
+        if batch.sequences < decode.configuration.maxNumSeqs {
+            var bigger = StepTimeModel.Batch()
+            for _ in 0...batch.sequences { bigger.addDecode(context: 1_088) }
+            #expect(decode.stepTime.seconds(bigger) > budget)
+        }
+        #expect(abs((catalog.capacity.decodeTokensPerSecondPerSequence ?? 0) - 1 / PolicyCatalog.sloBatch(
+            decode: decode, context: 1_024 + 128 / 2, slo: slo).stepSeconds) < 1e-9)
+    }
+
+    @Test func warmAtDemandStartsEveryPolicyButStaticPeakAtTheFirstMinutesNeed() throws {
+        var (catalog, _) = try Self.catalog()
+        let first = catalog.demandReplicas
+        for tier in TierName.allCases {
+            #expect(first[tier] == max(1, catalog.oracle.plan[tier]!.prefix(12).max()!))
+        }
+        #expect(catalog.options(for: "tandem").initialReplicas == [.prefill: 1, .decode: 1])
+        catalog.warmAtDemand = true
+        #expect(catalog.options(for: "tandem").initialReplicas == first)
+        #expect(catalog.options(for: "hpa").initialReplicas == first)
+        #expect(catalog.options(for: "static-peak").initialReplicas == catalog.staticPeakReplicas)
+    }
+
     @Test func capacitiesComeFromThePerformanceModel() throws {
         let (catalog, simulation) = try Self.catalog()
         let capacity = catalog.capacity

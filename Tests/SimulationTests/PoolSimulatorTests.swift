@@ -120,6 +120,25 @@ struct RecordingPolicy: AutoscalingPolicy {
         #expect(report.scaleEvents.isEmpty)
     }
 
+    @Test func theTimelineCarriesTheSignalsThePolicySaw() throws {
+        var options = PoolSimulation.Options(policyTiers: [], drainLimit: .seconds(5))
+        options.initialReplicas = [.prefill: 1, .decode: 1]
+        let simulation = try PoolFixtures.simulation(options: options)
+        // Far over one prefill replica's capacity: a queue of prompts builds up.
+        let plan = PoolFixtures.evenly(from: 0, to: 30, every: 0.02, prompt: 2_048, output: 4)
+        let report = simulation.run(plan: plan, policy: PoolAutoscaler())
+        let rows = report.timelineCSV().split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.first?.joined(separator: ",") == "time_s,tier,desired,ready,pending,waiting,running,prompt_tokens_in_flight")
+        let prefill = rows.dropFirst().filter { $0[1] == "prefill" }
+        #expect(prefill.allSatisfy { $0.count == 8 })
+        let at20 = try #require(prefill.first { Double($0[0]) == 20 })
+        let waiting = Int(at20[5]) ?? 0, running = Int(at20[6]) ?? 0, tokens = Int(at20[7]) ?? 0
+        #expect(waiting > 100, "\(at20)")
+        #expect(running >= 1)
+        // Every prompt in flight is 2,048 tokens; the one in prefill may be partly done.
+        #expect(tokens > 2_048 * (waiting + running - 1) && tokens <= 2_048 * (waiting + running), "\(at20)")
+    }
+
     @Test func tandemScalesUpAfterTheStepAndDownAfterIt() throws {
         let simulation = try PoolFixtures.simulation(
             spec: PoolFixtures.spec(maxReplicas: 6, behavior: PoolFixtures.quickBehavior),

@@ -59,7 +59,8 @@ struct SchemaDriftTests {
             serviceAccountName: "sa", podAnnotations: ["a": "b"], podLabels: ["team": "x"])
         let scaling = AutoscalingSpec(
             mode: .operator, minReplicas: 1, maxReplicas: 4,
-            target: ScalingTarget(waitingRequestsPerReplica: 4, kvCacheUtilization: 0.8, runningRequestsPerReplica: 100),
+            target: ScalingTarget(waitingRequestsPerReplica: 4, kvCacheUtilization: 0.8, runningRequestsPerReplica: 100,
+                                 inFlightRequestsPerReplica: 2),
             behavior: ScalingBehavior(scaleUp: ScalingRules(stabilizationSeconds: 0, maxReplicasPerStep: 4, periodSeconds: 15),
                                       scaleDown: ScalingRules(stabilizationSeconds: 300, maxReplicasPerStep: 1, periodSeconds: 60)))
         let tier = TierConfig(replicas: 2, resources: ["nvidia.com/gpu": "2"], vllmArgs: ["--x"], accelerator: "nvidia-h100",

@@ -14,14 +14,19 @@ private func metrics(waiting: Double? = nil, running: Double? = nil, kv: Double?
     return .metrics(PodMetrics(signals: PodSignals(waiting: waiting, running: running, kvCacheUtilization: kv), promptTokens: histogram))
 }
 
-private func spec(prefillMin: Int32 = 1, ratio: RatioSpec? = nil) -> InferencePoolSpec {
+/// Targets set explicitly (API.md's example values), so these cases test the rules, not the defaults.
+private func spec(prefillMin: Int32 = 1, ratio: RatioSpec? = nil, defaultTargets: Bool = false) -> InferencePoolSpec {
     let fast = TandemAPI.ScalingBehavior(
         scaleUp: ScalingRules(stabilizationSeconds: 0, maxReplicasPerStep: 4, periodSeconds: 1),
         scaleDown: ScalingRules(stabilizationSeconds: 10, maxReplicasPerStep: 1, periodSeconds: 5))
     return InferencePoolSpec(
         model: "m",
-        prefillConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: prefillMin, maxReplicas: 8, behavior: fast)),
-        decodeConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 8, behavior: fast)),
+        prefillConfig: TierConfig(autoscaling: AutoscalingSpec(
+            mode: .operator, minReplicas: prefillMin, maxReplicas: 8,
+            target: defaultTargets ? nil : ScalingTarget(waitingRequestsPerReplica: 4), behavior: fast)),
+        decodeConfig: TierConfig(autoscaling: AutoscalingSpec(
+            mode: .operator, minReplicas: 1, maxReplicas: 8,
+            target: defaultTargets ? nil : ScalingTarget(kvCacheUtilization: 0.8, runningRequestsPerReplica: 200), behavior: fast)),
         ratio: ratio)
 }
 
@@ -38,10 +43,31 @@ struct PoolAutoscalerTests {
                 .decode: TierObservation(current: 2, ready: 2, readings: ["d0": metrics(running: 50, kv: 0.4), "d1": metrics(running: 60, kv: 0.42)]),
             ],
             fixed: [:], panic: calm, now: .seconds(1))
-        // 12 waiting / 4 per replica → 3 prefill; decode's KV 0.41 < 0.8 wants 2 → 1 but the window holds it.
-        #expect(decisions[.prefill]?.to == 3)
+        // 12 waiting / 4 per replica → 3 prefill, 2 by the scale-up rate (2 × 1 ready);
+        // decode's KV 0.41 < 0.8 wants 2 → 1 but the window holds it.
+        #expect(decisions[.prefill]?.desired == 3)
+        #expect(decisions[.prefill]?.to == 2)
         #expect(decisions[.prefill]?.reason.contains("waiting") == true)
         #expect(decisions[.decode]?.to == 2)
+    }
+
+    @Test func theDefaultTargetsCountRequestsInFlight() {
+        var autoscaler = PoolAutoscaler()
+        let decisions = autoscaler.decide(
+            spec: spec(defaultTargets: true),
+            observations: [
+                .prefill: TierObservation(current: 1, ready: 1, readings: ["p0": metrics(waiting: 2, running: 1)]),
+                .decode: TierObservation(current: 2, ready: 2, readings: ["d0": metrics(waiting: 100, running: 256, kv: 0.5), "d1": metrics(waiting: 0, running: 200, kv: 0.4)]),
+            ],
+            fixed: [:], panic: calm, now: .seconds(1))
+        // Prefill: 2 waiting + 1 running = 3 in flight at 1 per replica → 3 (2 by the scale-up rate).
+        #expect(decisions[.prefill]?.desired == 3)
+        #expect(decisions[.prefill]?.to == 2)
+        #expect(decisions[.prefill]?.reason.contains("in-flight requests/replica 3.00") == true, "\(String(describing: decisions[.prefill]))")
+        // Decode: (356 + 200) in flight at 100 per replica → 6, though KV (0.45) alone would shrink it;
+        // the scale-up rate allows 2 × 2 ready = 4.
+        #expect(decisions[.decode]?.desired == 6)
+        #expect(decisions[.decode]?.to == 4)
     }
 
     @Test func unreadablePodsHoldTheSizeAndSaySo() {
@@ -92,7 +118,7 @@ struct PoolAutoscalerTests {
         let decisions = autoscaler.decide(
             spec: spec(ratio: RatioSpec(minPrefillPerDecode: 0.5, maxPrefillPerDecode: 1)),
             observations: [
-                .prefill: TierObservation(current: 1, ready: 1, readings: ["p0": metrics(waiting: 40)]),
+                .prefill: TierObservation(current: 3, ready: 3, readings: ["p0": metrics(waiting: 40), "p1": metrics(waiting: 40), "p2": metrics(waiting: 40)]),
                 .decode: TierObservation(current: 2, ready: 2, readings: ["d0": metrics(kv: 0.8), "d1": metrics(kv: 0.8)]),
             ],
             fixed: [:], panic: calm, now: .seconds(1))

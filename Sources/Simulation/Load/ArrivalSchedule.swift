@@ -26,7 +26,13 @@ public enum ArrivalSchedule {
         case burst
         /// A day compressed into the run: a sine between 20% and 180% of the rate.
         case diurnal
+        /// The rate throughout; prompts four times as long during the middle third of the run
+        /// (a long-document workload arriving): prefill work quadruples, the request rate does not.
+        case surge
     }
+
+    /// How much longer prompts are during ``Pattern/surge``'s middle third.
+    public static let surgePromptFactor = 4
 
     /// Poisson arrivals at a time-varying rate (thinning), each with the given shape.
     public static func generate(
@@ -37,7 +43,7 @@ public enum ArrivalSchedule {
         let base = rate
         func rateAt(_ t: Double) -> Double {
             switch pattern {
-            case .steady: return base
+            case .steady, .surge: return base
             case .step: return t < total / 2 ? base : base * 3
             case .burst: return t.truncatingRemainder(dividingBy: 60) < 6 ? base * 10 : base
             case .diurnal:
@@ -47,7 +53,7 @@ public enum ArrivalSchedule {
         }
         let peakFactor: Double
         switch pattern {
-        case .steady: peakFactor = 1
+        case .steady, .surge: peakFactor = 1
         case .step: peakFactor = 3
         case .burst: peakFactor = 10
         case .diurnal: peakFactor = 1.8
@@ -60,7 +66,10 @@ public enum ArrivalSchedule {
             t += -log(1 - random.nextUnit()) / peak
             guard t < total else { break }
             if random.nextUnit() < rateAt(t) / peak {
-                planned.append(PlannedRequest(at: .nanoseconds(Int64(t * 1e9)), promptTokens: promptTokens, outputTokens: outputTokens))
+                let surging = pattern == .surge && t >= total / 3 && t < 2 * total / 3
+                planned.append(PlannedRequest(
+                    at: .nanoseconds(Int64(t * 1e9)), promptTokens: surging ? promptTokens * surgePromptFactor : promptTokens,
+                    outputTokens: outputTokens))
             }
         }
         return planned

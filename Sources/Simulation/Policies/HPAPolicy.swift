@@ -35,16 +35,15 @@ public struct HPAPolicy: DocumentedPolicy {
     var controllers: [TierName: HPAController] = [:]
     var lastDesired: [TierName: Int] = [:]
 
-    /// Tandem's prefill target.
+    /// The prefill HPA's target: queue depth, one signal.
     ///
-    /// Source: Tandem's `ScalingTargets.prefillDefault` (4 waiting requests per replica,
-    /// docs/autoscaling.md "defaults"), used for fairness.
-    public static let defaultPrefillWaitingPerReplica = ScalingTargets.prefillDefault.waitingRequestsPerReplica ?? 4
+    /// Source: API.md's `target.waitingRequestsPerReplica` example (4), the queue target an admin
+    /// would give an HPA on vLLM's `vllm:num_requests_waiting`.
+    public static let defaultPrefillWaitingPerReplica = 4.0
 
-    /// Tandem's decode target.
+    /// The decode HPA's target: KV-cache usage, one signal.
     ///
-    /// Source: Tandem's `ScalingTargets.decodeDefault` (KV cache 0.8, docs/autoscaling.md
-    /// "defaults"), used for fairness.
+    /// Source: API.md's `target.kvCacheUtilization` example (0.8), also Tandem's decode default.
     public static let defaultDecodeKVCacheUtilization = ScalingTargets.decodeDefault.kvCacheUtilization ?? 0.8
 
     /// An HPA per tier; every default is Kubernetes' (behavior, sync period, tolerance) or

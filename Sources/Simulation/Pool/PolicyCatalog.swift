@@ -1,5 +1,6 @@
 import Autoscaling
 import Foundation
+import KubeCore
 import Sizing
 import TandemAPI
 
@@ -27,6 +28,10 @@ public struct PolicyCatalog: Sendable {
     public let capacity: OraclePolicy.Capacity
     /// The oracle built for ``plan`` and ``capacity``.
     public let oracle: OraclePolicy
+    /// When set, every policy but `static-peak` starts with ``demandReplicas`` warm instead of
+    /// the options' initial replicas: a pool that was already running at the load's size when
+    /// the measured period begins.
+    public var warmAtDemand = false
 
     /// A catalog for a pool whose tiers are already sized.
     /// - Throws: ``PoolSimulationError`` when a tier is missing.
@@ -39,7 +44,7 @@ public struct PolicyCatalog: Sendable {
         self.tiers = tiers
         self.plan = plan
         self.options = options
-        capacity = Self.capacity(tiers: tiers, plan: plan)
+        capacity = Self.capacity(tiers: tiers, plan: plan, slo: options.slo)
         let floors = Dictionary(uniqueKeysWithValues: TierName.allCases.map { ($0, max(1, PolicyMath.specBounds(spec, $0).lowerBound)) })
         oracle = OraclePolicy(
             requests: plan.map { OraclePolicy.Request(arrival: max(.zero, $0.at), promptTokens: $0.promptTokens, outputTokens: $0.outputTokens) },
@@ -55,12 +60,17 @@ public struct PolicyCatalog: Sendable {
     /// - prefill tokens/s: ``EngineSimulator/estimatedCapacity(promptTokens:outputTokens:cachedPromptTokens:)``
     ///   of a prefill replica for a prompt of exactly `--max-num-batched-tokens` tokens (one
     ///   full chunk per step: the step-time model's best prefill step), × that prompt length;
-    /// - decode tokens/s: `estimatedCapacity` of a decode replica for the plan's mean prompt
-    ///   and mean output (prompt prefilled elsewhere), × the mean output;
+    /// - the SLO batch: the most sequences a decode replica runs at the mean context (within
+    ///   `--max-num-seqs` and its KV cache) whose step time stays within `sloBatchShare` of the
+    ///   objective's time per output token (the rest is left for the prompts decode computes
+    ///   itself and for batches above the mean);
+    /// - decode tokens/s: the smaller of that batch ÷ its step time and `estimatedCapacity` of a
+    ///   decode replica for the plan's mean prompt and mean output (prompt prefilled elsewhere),
+    ///   × the mean output;
     /// - KV-cache tokens: the decode tier's usable KV blocks × block size;
-    /// - tokens/s of one sequence: 1 ÷ the step time of a full decode batch (as many sequences
-    ///   as `--max-num-seqs` and the KV cache allow at the mean context) — the TPOT it runs at.
-    public static func capacity(tiers: [TierName: PoolTierModel], plan: [PlannedRequest]) -> OraclePolicy.Capacity {
+    /// - tokens/s of one sequence: 1 ÷ the step time of the SLO batch — the TPOT it runs at.
+    public static func capacity(tiers: [TierName: PoolTierModel], plan: [PlannedRequest],
+                                slo: ServiceLevelObjective = ServiceLevelObjective()) -> OraclePolicy.Capacity {
         let prefill = tiers[.prefill]!
         let decode = tiers[.decode]!
         let meanPrompt = max(1, plan.isEmpty ? 1_024 : plan.reduce(0) { $0 + max(1, $1.promptTokens) } / plan.count)
@@ -71,18 +81,42 @@ public struct PolicyCatalog: Sendable {
         let prefillTokens = prefillEngine.estimatedCapacity(promptTokens: chunk, outputTokens: 1) * Double(chunk)
         // Mean request shape at the decode tier's batch limits (max-num-seqs, KV cache, token budget).
         let decodeEngine = EngineSimulator(configuration: decode.configuration, stepTime: decode.stepTime)
-        let decodeTokens = decodeEngine.estimatedCapacity(promptTokens: meanPrompt, outputTokens: meanOutput) * Double(meanOutput)
+        let limitsTokens = decodeEngine.estimatedCapacity(promptTokens: meanPrompt, outputTokens: meanOutput) * Double(meanOutput)
         // The decode cache requests may fill (vLLM's null block excluded).
         let kvTokens = decode.configuration.usableBlocks * decode.configuration.blockSize
-        // A full decode batch at the mean context: its step time is each sequence's TPOT.
         let context = meanPrompt + meanOutput / 2
-        let batchSize = max(1, min(decode.configuration.maxNumSeqs, decode.configuration.usableBlocks / decode.configuration.blocks(forTokens: context)))
-        var batch = StepTimeModel.Batch()
-        for _ in 0..<batchSize { batch.addDecode(context: context) }
-        let perSequence = 1 / decode.stepTime.seconds(batch)
+        let batch = sloBatch(decode: decode, context: context, slo: slo)
+        let perSequence = 1 / batch.stepSeconds
         return OraclePolicy.Capacity(
-            prefillTokensPerSecond: prefillTokens, decodeTokensPerSecond: decodeTokens,
+            prefillTokensPerSecond: prefillTokens, decodeTokensPerSecond: min(limitsTokens, Double(batch.sequences) * perSequence),
             kvCacheTokensPerReplica: Double(kvTokens), decodeTokensPerSecondPerSequence: perSequence)
+    }
+
+    /// The share of the time-per-output-token objective a decode step of the mean batch may take.
+    ///
+    /// Source: Tandem's choice, not a published figure: a tenth of the budget is left for the
+    /// short prompts decode prefills itself and for batches with longer contexts than the mean.
+    public static let sloBatchShare = 0.9
+
+    /// The largest decode batch at `context` tokens per sequence whose step time is within
+    /// ``sloBatchShare`` of the SLO's time per output token (at least 1 sequence), within
+    /// `--max-num-seqs` and the KV cache, with its step time.
+    public static func sloBatch(decode: PoolTierModel, context: Int, slo: ServiceLevelObjective) -> (sequences: Int, stepSeconds: Double) {
+        let limit = max(1, min(decode.configuration.maxNumSeqs, decode.configuration.usableBlocks / max(1, decode.configuration.blocks(forTokens: context))))
+        let budget = sloBatchShare * slo.timePerOutputToken.inSeconds
+        func step(_ sequences: Int) -> Double {
+            var batch = StepTimeModel.Batch()
+            for _ in 0..<sequences { batch.addDecode(context: context) }
+            return decode.stepTime.seconds(batch)
+        }
+        // Step time grows with the batch: the largest batch within the budget, by bisection.
+        var low = 1, high = limit
+        if step(high) <= budget { low = high }
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if step(middle) <= budget { low = middle } else { high = middle - 1 }
+        }
+        return (low, step(low))
     }
 
     /// `static-peak`'s replicas: the oracle's largest count per tier over the plan (the pool
@@ -96,6 +130,23 @@ public struct PolicyCatalog: Sendable {
         }
         return replicas
     }
+
+    /// The replicas the load needs as it starts: per tier, the oracle's largest count over the
+    /// plan's first ``warmStartSpan``, within the tier's bounds.
+    public var demandReplicas: [TierName: Int] {
+        let windows = max(1, Int((Self.warmStartSpan.inSeconds / oracle.window.inSeconds).rounded(.up)))
+        var replicas: [TierName: Int] = [:]
+        for tier in TierName.allCases {
+            let bounds = PolicyMath.specBounds(spec, tier)
+            let first = (oracle.plan[tier] ?? []).prefix(windows).max() ?? oracle.floors[tier] ?? 1
+            replicas[tier] = min(max(first, bounds.lowerBound, 1), max(1, bounds.upperBound))
+        }
+        return replicas
+    }
+
+    /// How much of the plan's start ``demandReplicas`` covers: one minute, so a pool sized for
+    /// its load is not sized for a single 5 s window.
+    public static let warmStartSpan = Duration.seconds(60)
 
     /// The policy called `name` (one of ``names``).
     ///
@@ -135,12 +186,20 @@ public struct PolicyCatalog: Sendable {
         }
     }
 
-    /// The options a policy runs with: ``options``, except that `static-peak` starts with its
-    /// replicas already warm (a static pool is provisioned before the load arrives).
+    /// The options a policy runs with: ``options`` (with ``demandReplicas`` when
+    /// ``warmAtDemand``), except that `static-peak` starts with its
+    /// replicas already warm (a static pool is provisioned before the load arrives) and the
+    /// `oracle`'s replicas start in no time (it is the bound that ignores start-up delay).
     public func options(for name: String) -> PoolSimulation.Options {
         var adapted = options
+        if warmAtDemand {
+            for (tier, count) in demandReplicas { adapted.initialReplicas[tier] = count }
+        }
         if name == "static-peak" {
             for (tier, count) in staticPeakReplicas { adapted.initialReplicas[tier] = count }
+        }
+        if name == "oracle" {
+            adapted.startup = StartupDelayModel(base: .zero, perGiB: .zero)
         }
         return adapted
     }

@@ -488,9 +488,16 @@ private struct PoolRunner {
         }
         for tier in TierName.allCases {
             let counted = counted(tier)
-            timeline.append(SimulationReport.TimelinePoint(
+            var point = SimulationReport.TimelinePoint(
                 time: time, tier: tier, desired: counted.count, ready: counted.filter { replicas[$0].ready }.count,
-                pending: counted.filter { replicas[$0].placedAt == nil }.count))
+                pending: counted.filter { replicas[$0].placedAt == nil }.count)
+            for index in counted where replicas[index].ready {
+                let metrics = replicas[index].engine.metrics
+                point.waiting += metrics.waiting
+                point.running += metrics.running
+                point.promptTokensInFlight += Int(podLoad(index, waiting: metrics.waiting).inFlightPromptTokens)
+            }
+            timeline.append(point)
         }
     }
 

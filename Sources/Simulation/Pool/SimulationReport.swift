@@ -43,6 +43,12 @@ public struct SimulationReport: Sendable, Hashable {
         public var ready: Int
         /// Replicas asked for but not placed for lack of GPUs.
         public var pending: Int
+        /// Requests waiting, summed over the ready replicas (`vllm:num_requests_waiting`).
+        public var waiting: Int = 0
+        /// Requests running, summed over the ready replicas (`vllm:num_requests_running`).
+        public var running: Int = 0
+        /// Prompt tokens still to compute (queued or in prefill), summed over the ready replicas.
+        public var promptTokensInFlight: Int = 0
     }
 
     /// The policy's name.
@@ -138,12 +144,14 @@ public struct SimulationReport: Sendable, Hashable {
         return lines.joined(separator: "\n")
     }
 
-    /// The timeline as CSV: `time_s,tier,desired,ready,pending`, one row per tier per round.
+    /// The timeline as CSV: `time_s,tier,desired,ready,pending,waiting,running,prompt_tokens_in_flight`,
+    /// one row per tier per round (the last three summed over the tier's ready replicas).
     public func timelineCSV() -> String {
-        var text = "time_s,tier,desired,ready,pending\n"
+        var text = "time_s,tier,desired,ready,pending,waiting,running,prompt_tokens_in_flight\n"
         for point in timeline {
             text += String(format: "%.3f", point.time.inSeconds)
-                + ",\(point.tier.rawValue),\(point.desired),\(point.ready),\(point.pending)\n"
+                + ",\(point.tier.rawValue),\(point.desired),\(point.ready),\(point.pending)"
+                + ",\(point.waiting),\(point.running),\(point.promptTokensInFlight)\n"
         }
         return text
     }

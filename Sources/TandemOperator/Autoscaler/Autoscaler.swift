@@ -19,11 +19,16 @@ public struct AutoscalerOptions: Sendable {
     public var statusInterval: Duration
     /// Panic mode's windows (Knative KPA's 6 s and 60 s by default); tests compress them.
     public var panic: PanicPolicy
+    /// The window whose mean signals bound a scale-down (Knative's 60 s stable window by
+    /// default, ``Autoscaling/RecommendationInput/defaultAveragingWindow``); tests compress it.
+    public var averagingWindow: Duration
 
-    public init(interval: Duration = .seconds(5), statusInterval: Duration = .seconds(30), panic: PanicPolicy = .default) {
+    public init(interval: Duration = .seconds(5), statusInterval: Duration = .seconds(30), panic: PanicPolicy = .default,
+                averagingWindow: Duration = RecommendationInput.defaultAveragingWindow) {
         self.interval = interval
         self.statusInterval = statusInterval
         self.panic = panic
+        self.averagingWindow = averagingWindow
     }
 }
 
@@ -155,7 +160,9 @@ public final class Autoscaler: Sendable {
         let elapsed = now - origin
         let decisions = memory.withLock { all in
             var entry = all[key] ?? Memory()
-            let decisions = entry.pool.decide(spec: spec, observations: observations, fixed: fixed, panic: options.panic, now: elapsed)
+            let decisions = entry.pool.decide(
+                spec: spec, observations: observations, fixed: fixed, panic: options.panic,
+                averagingWindow: options.averagingWindow, now: elapsed)
             entry.decidedAt = now
             all[key] = entry
             return decisions
