@@ -6,7 +6,7 @@ ctypes), installed by hack/install-deps.sh into $TANDEM_CACHE/venv; this script 
 with that venv's Python when started with another one.
 
     hack/helm.py lint CHART [-f VALUES]... [--strict]
-    hack/helm.py template CHART [-f VALUES]... [--name N] [--namespace NS]
+    hack/helm.py template CHART [-f VALUES]... [--name N] [--namespace NS] [-o FILE]
                           [--kube-version V] [--api-versions G/V,...] [--kubeconfig PATH]
     hack/helm.py validate CHART [-f VALUES]...
 
@@ -169,6 +169,7 @@ def main() -> None:
             command.add_argument("--kube-version", help="offline: the Kubernetes version to render for, e.g. v1.20.2")
             command.add_argument("--api-versions", help="offline: group/versions (or group/version/Kind) to add, comma-separated")
             command.add_argument("--kubeconfig", help="render against this cluster's capabilities (a server-side dry run)")
+            command.add_argument("-o", "--output", help="write the manifests to this file instead of standard output")
     args = parser.parse_args()
     values = load_values(args.values)
 
@@ -204,11 +205,16 @@ def main() -> None:
             return
         try:
             if args.kubeconfig:
-                sys.stdout.write(render_against(chart, values, args))
+                text = render_against(chart, values, args)
             else:
-                sys.stdout.write(ordered(render_offline(chart, values, args)))
+                text = ordered(render_offline(chart, values, args))
         except helm.HelmError as error:
             fail(f"rendering {args.chart} as release {args.name} in {args.namespace} failed: {error}")
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            sys.stdout.write(text)
 
 
 if __name__ == "__main__":
