@@ -82,6 +82,8 @@ public enum CRDGenerator {
 
 /// The generated CRD YAML does not have the shape ``CRDGenerator/helmTemplate(_:)`` edits.
 public struct CRDTemplateError: Error, CustomStringConvertible {
+    /// What is wrong, with the CRD's name and what to change.
     public var description: String
+    /// An error saying `description`.
     public init(_ description: String) { self.description = description }
 }
