@@ -354,6 +354,34 @@ struct HelmChartTests {
         #expect(crd?["metadata"]?["annotations"]?["helm.sh/resource-policy"] == nil)
     }
 
+    /// The measurement itself, on audit events of the shapes the API server writes.
+    @Test func auditReadingCountsAppliesThatCreateAndDenials() throws {
+        func event(_ id: String, _ verb: String, _ resource: String, group: String = "", code: Int, stage: String = "ResponseComplete",
+                   user: String = "system:serviceaccount:ns:op", impersonated: Bool = false) -> String {
+            let impersonation = impersonated ? #","impersonatedUser":{"username":"system:serviceaccount:ns:op"}"# : ""
+            let who = impersonated ? "admin" : user
+            return #"{"auditID":"\#(id)","stage":"\#(stage)","verb":"\#(verb)","user":{"username":"\#(who)"}\#(impersonation),"# +
+                #""objectRef":{"resource":"\#(resource)","apiGroup":"\#(group)","namespace":"x","name":"y"},"requestURI":"/u","# +
+                #""responseStatus":{"code":\#(code)}}"#
+        }
+        let log = [
+            event("1", "patch", "deployments", group: "apps", code: 201),  // an apply that created
+            event("2", "patch", "services", code: 200),                    // an apply that updated
+            event("3", "watch", "pods", code: 200, stage: "ResponseStarted"),
+            event("3", "watch", "pods", code: 200),
+            event("4", "get", "secrets", code: 403),
+            event("5", "list", "configmaps", code: 200, impersonated: true), // kubectl auth can-i --as
+            event("6", "list", "nodes", code: 200, user: "someone-else"),
+        ].joined(separator: "\n")
+        let audit = try auditedUse(log, user: "system:serviceaccount:ns:op")
+        #expect(audit.used == [
+            Permission(group: "apps", resource: "deployments", verb: "patch"), Permission(group: "apps", resource: "deployments", verb: "create"),
+            Permission(group: "", resource: "services", verb: "patch"), Permission(group: "", resource: "pods", verb: "watch"),
+        ])
+        #expect(audit.denied.count == 1 && audit.denied[0].hasPrefix("get secrets x/y"), "\(audit.denied)")
+        #expect(audit.requests == 4)
+    }
+
     @Test func committedManifestsAreAFreshRender() async throws {
         let check = try await Script.exec(["bash", Script.projectRoot + "/hack/render-manifests.sh", "--check"])
         #expect(check.status == 0, "\(check.output)")
