@@ -23,6 +23,10 @@ log() { printf 'install-deps: %s\n' "$*" >&2; }
 PKGS=(etcd-server etcd-client golang-go rsync jq openssl golang-github-modern-go-reflect2-dev
       libcurl4-openssl-dev libssl-dev libyaml-dev procps curl dpkg-dev prometheus)
 command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
+# python3-venv: `python3 -m venv` for $TANDEM_CACHE/venv below (a python3 that has venv and
+# ensurepip already, such as pyenv's, needs nothing more).
+python3 -c 'import importlib.util as u; assert u.find_spec("venv") and u.find_spec("ensurepip")' >/dev/null 2>&1 \
+  || PKGS+=(python3-venv)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -102,6 +106,20 @@ fi
 if ! python3 -c 'import openai, prometheus_client' >/dev/null 2>&1; then
   log "pip install openai prometheus_client"
   python3 -m pip install --quiet --root-user-action=ignore openai prometheus_client >/dev/null
+fi
+
+# A virtual environment outside the checkout, for what runs only in tools and tests:
+# helm-python-sdk (Helm v4's Go SDK as a library: hack/helm.py lints and renders the chart with it,
+# no helm binary) and matplotlib (the benchmark's charts). Recreated only when a package is missing
+# or the pinned SDK version changed.
+VENV=$TANDEM_CACHE/venv
+HELM_SDK_VERSION=0.2.2   # the version on the package mirror; the chart tests are written against it
+if ! "$VENV/bin/python" -c "import importlib.metadata as m; assert m.version('helm-python-sdk') == '$HELM_SDK_VERSION'; m.version('matplotlib')" >/dev/null 2>&1; then
+  log "python venv $VENV: helm-python-sdk==$HELM_SDK_VERSION matplotlib (log: $TANDEM_CACHE/venv-install.log)"
+  { python3 -m venv "$VENV" \
+      && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+           "helm-python-sdk==$HELM_SDK_VERSION" matplotlib; } >"$TANDEM_CACHE/venv-install.log" 2>&1 \
+    || { tail -20 "$TANDEM_CACHE/venv-install.log" >&2; log "creating the python venv $VENV failed"; exit 1; }
 fi
 
 for b in etcd etcdctl kubectl openssl prometheus promtool; do

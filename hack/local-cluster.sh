@@ -13,6 +13,7 @@
 #   ports         the chosen ports (key=value)
 #   kubeconfig    admin kubeconfig (context NAME, namespace default)
 #   *.kubeconfig  the controller-manager's and scheduler's own kubeconfigs
+#   audit-policy.yaml, logs/audit.log   with TANDEM_AUDIT=1: the API server's audit policy and log
 set -euo pipefail
 
 PROG=${0##*/}
@@ -60,6 +61,10 @@ Environment:
                         TANDEM_APISERVER_FLAGS="--watch-cache=false". \`up\` restarts a running
                         component whose extra flags differ from what it was started with.
   TANDEM_CLUSTER_TIMEOUT seconds to wait for the API server to become ready (default 60)
+  TANDEM_AUDIT=1        the API server writes an audit log of every request at Metadata level
+                        (who, verb, resource, response code; no bodies) to logs/audit.log, one
+                        JSON event a line; \`env\` then prints TANDEM_AUDIT_LOG. Like the extra
+                        flags, turning it on or off restarts a running API server.
 
 Current state: $CLUSTER_ROOT
 EOF
@@ -94,10 +99,31 @@ component_bin() {
 component_extra_flags() {
   case $1 in
     etcd) echo "${TANDEM_ETCD_FLAGS:-}" ;;
-    kube-apiserver) echo "${TANDEM_APISERVER_FLAGS:-}" ;;
+    kube-apiserver) echo "${TANDEM_APISERVER_FLAGS:-}$(audit_flags)" ;;
     kube-controller-manager) echo "${TANDEM_CONTROLLER_MANAGER_FLAGS:-}" ;;
     kube-scheduler) echo "${TANDEM_SCHEDULER_FLAGS:-}" ;;
   esac
+}
+
+# With TANDEM_AUDIT=1, the API server's audit flags (appended to its extra flags, so that turning
+# auditing on or off restarts it). One file, not rotated: a test cluster lives minutes.
+audit_flags() {
+  [ "${TANDEM_AUDIT:-0}" = 1 ] || return 0
+  printf ' --audit-policy-file=%s --audit-log-path=%s --audit-log-format=json' \
+    "$DIR/audit-policy.yaml" "$LOGS/audit.log"
+}
+
+# Metadata level for every request (user, verb, resource, namespace, name, response code), once
+# a request is complete: enough to list what an account used and what it was denied.
+write_audit_policy() {
+  [ "${TANDEM_AUDIT:-0}" = 1 ] || return 0
+  cat >"$DIR/audit-policy.yaml" <<'EOF_POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+EOF_POLICY
 }
 
 # The ports key a component listens on (its main port).
@@ -553,6 +579,7 @@ cmd_up() {
   mkdir -p "$DIR"
   lock_instance
   mkdir -p "$LOGS" "$PIDS" "$FLAGS"
+  write_audit_policy
   CERTS_NEW=0
   ensure_certs
 
@@ -694,6 +721,9 @@ cmd_env() {
   printf 'export TANDEM_ADMIN_CERT_FILE=%q\n' "$CERTS/admin.crt"
   printf 'export TANDEM_ADMIN_KEY_FILE=%q\n' "$CERTS/admin.key"
   printf 'export TANDEM_SA_KEY_FILE=%q\n' "$CERTS/sa.key"
+  if grep -q -- '--audit-log-path=' "$FLAGS/kube-apiserver" 2>/dev/null; then
+    printf 'export TANDEM_AUDIT_LOG=%q\n' "$LOGS/audit.log"
+  fi
 }
 
 cmd_list() {

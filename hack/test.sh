@@ -11,7 +11,7 @@ root=$PWD
 phases=("$@")
 [ ${#phases[@]} -gt 0 ] || phases=(deps build unit integration e2e)
 # Suites of the e2e phase (a regular expression over swift-testing's test identifiers).
-e2e='IntegrationTests\.(OperatorTests|OperatorProcessTests|CommandLineTests|NodeAgentTests|EmulatorTests|LoadGeneratorTests|AutoscalingScenarioTests)\b'
+e2e='IntegrationTests\.(OperatorTests|OperatorProcessTests|CommandLineTests|NodeAgentTests|EmulatorTests|LoadGeneratorTests|AutoscalingScenarioTests|HelmChartTests)\b'
 
 
 declare -a report=()
@@ -24,8 +24,11 @@ cleanup() {
   if [ -n "$cluster" ]; then
     bash hack/local-cluster.sh down "$cluster" --purge >/dev/null 2>&1 || true
   fi
-  # Clusters a crashed test process started for itself (test-PID, gone-PID, …) are stopped too.
+  # Clusters a crashed test process started for itself (test-PID, gone-PID, …) are stopped too,
+  # but only those whose process is gone: another run on this machine (another worktree shares
+  # ~/.cache/tandem/clusters) may be using its own clusters right now.
   for name in $(bash hack/local-cluster.sh list 2>/dev/null | awk '{print $1}' | grep -E -- '-[0-9]+$' || true); do
+    kill -0 "${name##*-}" 2>/dev/null && continue
     bash hack/local-cluster.sh down "$name" --purge >/dev/null 2>&1 || true
   done
   echo

@@ -22,17 +22,23 @@ public final class TestCluster: Sendable {
     public let owned: Bool
     /// Extra kube-apiserver flags the cluster was started with.
     public let apiserverFlags: [String]
+    /// Whether the API server writes an audit log (``auditLogPath``).
+    public let audited: Bool
 
     public var kubeconfigPath: String { environment["KUBECONFIG"] ?? "" }
     public var apiserverURL: String { environment["TANDEM_APISERVER_URL"] ?? "" }
     public var etcdEndpoint: String { environment["TANDEM_ETCD_ENDPOINT"] ?? "" }
     public var caFile: String { environment["TANDEM_CA_FILE"] ?? "" }
+    /// The API server's audit log (one JSON event a line, Metadata level), for a cluster started
+    /// with `audit: true`; nil otherwise.
+    public var auditLogPath: String? { environment["TANDEM_AUDIT_LOG"] }
 
-    init(name: String, environment: [String: String], owned: Bool, apiserverFlags: [String] = []) {
+    init(name: String, environment: [String: String], owned: Bool, apiserverFlags: [String] = [], audited: Bool = false) {
         self.name = name
         self.environment = environment
         self.owned = owned
         self.apiserverFlags = apiserverFlags
+        self.audited = audited
     }
 
     /// Kills the kube-apiserver with SIGKILL (a crash, not a clean stop). Only for a cluster this
@@ -48,7 +54,7 @@ public final class TestCluster: Sendable {
 
     /// Starts whatever component is down again (after ``killAPIServer()``), with the same flags.
     public func restart() async throws {
-        _ = try await TestCluster.start(name: name, apiserverFlags: apiserverFlags)
+        _ = try await TestCluster.start(name: name, apiserverFlags: apiserverFlags, audit: audited)
     }
 
     /// The process-wide shared cluster.
@@ -62,8 +68,11 @@ public final class TestCluster: Sendable {
     /// A cluster of its own for a group of tests that change cluster-wide state (Nodes): started
     /// on first use under `name` (plus the process id), shared by every caller in the process
     /// that asks for the same name, stopped when the process exits.
-    public static func dedicated(_ name: String, apiserverFlags: [String] = []) async throws -> TestCluster {
-        try await SharedCluster.instance.dedicated(name, apiserverFlags: apiserverFlags)
+    ///
+    /// - Parameter audit: the API server writes an audit log of every request (``auditLogPath``;
+    ///   `TANDEM_AUDIT=1` of `hack/local-cluster.sh`).
+    public static func dedicated(_ name: String, apiserverFlags: [String] = [], audit: Bool = false) async throws -> TestCluster {
+        try await SharedCluster.instance.dedicated(name, apiserverFlags: apiserverFlags, audit: audit)
     }
 
     /// Starts a cluster of the caller's own, runs `body`, and stops and deletes it whatever happens.
@@ -86,14 +95,18 @@ public final class TestCluster: Sendable {
     }
 
     /// Brings up a named cluster (idempotent) and reads its environment.
-    public static func start(name: String, apiserverFlags: [String] = []) async throws -> TestCluster {
+    ///
+    /// - Parameter audit: the API server writes an audit log (``auditLogPath``).
+    public static func start(name: String, apiserverFlags: [String] = [], audit: Bool = false) async throws -> TestCluster {
         var env: [String: String] = [:]
         if !apiserverFlags.isEmpty { env["TANDEM_APISERVER_FLAGS"] = apiserverFlags.joined(separator: " ") }
+        if audit { env["TANDEM_AUDIT"] = "1" }
         let up = try await Script.run(["up", name], extraEnvironment: env)
         guard up.status == 0 else {
             throw TestClusterError("hack/local-cluster.sh up \(name) failed (exit \(up.status)):\n\(up.output)")
         }
-        return TestCluster(name: name, environment: try await environment(of: name), owned: true, apiserverFlags: apiserverFlags)
+        return TestCluster(name: name, environment: try await environment(of: name), owned: true, apiserverFlags: apiserverFlags,
+                           audited: audit)
     }
 
     static func environment(of name: String) async throws -> [String: String] {
@@ -171,9 +184,10 @@ actor SharedCluster {
     private var failure: TestClusterError?
     private var dedicatedClusters: [String: TestCluster] = [:]
 
-    func dedicated(_ name: String, apiserverFlags: [String]) async throws -> TestCluster {
+    func dedicated(_ name: String, apiserverFlags: [String], audit: Bool) async throws -> TestCluster {
         if let cluster = dedicatedClusters[name] { return cluster }
-        let made = try await TestCluster.start(name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags)
+        let made = try await TestCluster.start(
+            name: "\(name)-\(ProcessInfo.processInfo.processIdentifier)", apiserverFlags: apiserverFlags, audit: audit)
         dedicatedClusters[name] = made
         ExitCleanup.register(made.name)
         return made

@@ -17,9 +17,10 @@ import TandemAPI
 /// With an ``Autoscaler``, the tiers in `Operator` mode are also read (their pods' metrics),
 /// decided and scaled in the same reconcile, which then returns "requeue after" the next round.
 ///
-/// RBAC: `get`/`list`/`watch` InferencePools and `patch` their status; `get`/`list`/`watch`/
-/// `create`/`patch` Deployments and Services in the pools' namespaces; `list`/`watch` Pods and
-/// Nodes; `create`/`patch` Events.
+/// RBAC (measured from the API server's audit log, docs/install.md): `list`/`watch`
+/// InferencePools and `patch` their status; `get`/`list`/`watch`/`create`/`patch` Deployments
+/// and `list`/`watch`/`create`/`patch` Services in the pools' namespaces (a server-side apply that
+/// makes an object needs `create` too); `list`/`watch` Pods and Nodes; `create`/`patch` Events.
 public final class PoolReconciler: Sendable {
     /// The field manager of every child and of the status (but the autoscaler's part of it,
     /// written as ``Autoscaler/fieldManager``).

@@ -12,7 +12,19 @@ struct CRDs: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write one file per CRD into this folder instead of printing them.")
     var output: String?
 
+    @Option(help: "Write them as templates of the Helm chart into this folder (charts/tandem/templates/crds): behind the value crds.install, kept on uninstall with crds.keep.")
+    var chartTemplates: String?
+
     func run() throws {
+        if let chartTemplates {
+            try FileManager.default.createDirectory(atPath: chartTemplates, withIntermediateDirectories: true)
+            for crd in try CRDGenerator.all() {
+                let path = (chartTemplates as NSString).appendingPathComponent(CRDGenerator.fileName(of: crd))
+                try CRDGenerator.helmTemplate(crd).write(toFile: path, atomically: true, encoding: .utf8)
+                FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
+            }
+            return
+        }
         for crd in try CRDGenerator.all() {
             let text = try CRDGenerator.yaml(crd)
             if let output {

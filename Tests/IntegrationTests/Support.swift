@@ -55,6 +55,11 @@ func serviceAccountToken(
                 metadata: ObjectMeta(name: name), roleRef: RoleRef(kind: "Role", name: name),
                 subjects: [Subject(kind: "ServiceAccount", name: name, namespace: namespace)]))
     }
+    return try await tokenRequest(client, namespace: namespace, name: name)
+}
+
+/// A token of the existing ServiceAccount `namespace/name` from the TokenRequest API, valid an hour.
+func tokenRequest(_ client: KubernetesClient, namespace: String, name: String) async throws -> String {
     let request: JSONValue = [
         "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
         "spec": ["audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600],
