@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["KubeCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Sizing"),
-        .target(name: "Autoscaling", dependencies: ["TandemAPI"]),
+        .target(name: "Autoscaling", dependencies: ["KubeCore", "TandemAPI"]),
         .target(
             name: "Rendering",
             dependencies: ["KubeCore", "TandemAPI", "Sizing", .product(name: "Yams", package: "Yams")]

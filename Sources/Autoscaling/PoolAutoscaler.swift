@@ -35,14 +35,18 @@ public struct TierObservation: Sendable, Hashable {
     public var capacity: CapacityLimit?
     /// Router-side load of the ready pods, by pod name, where known (a simulator; see ``PodLoad``).
     public var load: [String: PodLoad]
+    /// How long a new pod of the tier takes to become ready, where known: growth is sized for
+    /// the load expected then (``RecommendationInput/lead``).
+    public var startupDelay: Duration?
 
     public init(current: Int, ready: Int, readings: [String: PodReading], capacity: CapacityLimit? = nil,
-                load: [String: PodLoad] = [:]) {
+                load: [String: PodLoad] = [:], startupDelay: Duration? = nil) {
         self.current = current
         self.ready = ready
         self.readings = readings
         self.capacity = capacity
         self.load = load
+        self.startupDelay = startupDelay
     }
 }
 
@@ -193,7 +197,7 @@ public struct PoolAutoscaler: Sendable {
         let input = RecommendationInput(
             currentReplicas: observation.current, readyReplicas: observation.ready, pods: pods, targets: settings.targets,
             minReplicas: settings.minReplicas, maxReplicas: settings.maxReplicas, behavior: settings.behavior, panic: panic,
-            averagingWindow: averagingWindow)
+            averagingWindow: averagingWindow, lead: observation.startupDelay ?? .zero)
         var recommender = recommenders[tier] ?? TierRecommender()
         let recommendation = recommender.recommend(input, now: now)
         recommenders[tier] = recommender

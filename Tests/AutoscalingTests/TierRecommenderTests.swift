@@ -46,6 +46,9 @@ struct RecommenderCase: Sendable, CustomTestStringConvertible {
     var averaging = Duration.zero
     /// Knative's default (1000, no practical cap): the scale-up rate has cases of its own.
     var scaleUpRate = 1000.0
+    /// No look-ahead: the trend has cases of its own.
+    var lead = Duration.zero
+    var trendShare = 0.5
     var steps: [Step]
     var testDescription: String { name }
 }
@@ -91,6 +94,24 @@ private let cases: [RecommenderCase] = [
         // Pods still starting do not raise the cap: the queue grows while they start.
         Step(t: 30, current: 4, ready: 2, pods: repeated(PodSignals(waiting: 80, running: 10), 2), want: 4, limit: .stepPolicy, panic: true),
         Step(t: 200, current: 4, ready: 4, pods: repeated(PodSignals(waiting: 40, running: 10), 4), want: 8, limit: .stepPolicy, panic: true),
+    ]),
+    RecommenderCase(name: "a rising trend grows the tier for the load it reaches when new pods are up",
+                    targets: inFlight, averaging: .seconds(60), lead: .seconds(100), steps: [
+        Step(t: 0, current: 2, pods: repeated(PodSignals(waiting: 0, running: 10), 2), want: 2, limit: nil),
+        Step(t: 5, current: 2, pods: repeated(PodSignals(waiting: 0, running: 15), 2), want: 3, limit: nil),
+        // 20, 30, 40 in flight at 5 s steps: 2 per second; 50 s ahead (half the 100 s lead) the
+        // line reaches 30 + 2 × (50 + 5) = 140: 14 replicas, in panic (mean of 3 and 14 ≥ 2 × 3).
+        Step(t: 10, current: 3, pods: [PodSignals(waiting: 4, running: 10), PodSignals(waiting: 3, running: 10), PodSignals(waiting: 3, running: 10)],
+             want: 14, limit: nil, panic: true,
+             reasonContains: "in-flight requests/replica 46.67 (trend, 50s ahead) > target 10.00 across 3 pods, wants 14"),
+    ]),
+    RecommenderCase(name: "a falling trend does not look ahead", targets: inFlight, behavior: behavior(down: (0, 10, 60)),
+                    averaging: .seconds(60), lead: .seconds(100), steps: [
+        Step(t: 0, current: 4, pods: repeated(PodSignals(waiting: 0, running: 10), 4), want: 4, limit: nil),
+        Step(t: 5, current: 4, pods: repeated(PodSignals(waiting: 0, running: 8), 4), want: 4, limit: nil),
+        // Falling: the mean of the window (36 in flight) sizes the shrink, no projection.
+        Step(t: 10, current: 4, pods: repeated(PodSignals(waiting: 0, running: 6), 4), want: 4, limit: nil,
+             reasonContains: "in-flight requests/replica 8.00 (60s mean)"),
     ]),
     RecommenderCase(name: "running alone scales up", targets: runningOnly, steps: [
         Step(t: 0, current: 2, pods: running(300, 300), want: 3, limit: nil),
@@ -218,7 +239,8 @@ struct TierRecommenderTests {
                 behavior: testCase.behavior,
                 tolerance: testCase.tolerance,
                 averagingWindow: testCase.averaging,
-                maxScaleUpRate: testCase.scaleUpRate)
+                maxScaleUpRate: testCase.scaleUpRate,
+                lead: testCase.lead, trendShare: testCase.trendShare)
             let result = recommender.recommend(input, now: .seconds(step.t))
             #expect(result.replicas == step.want, "t=\(step.t): \(result.reason)")
             #expect(result.limitedBy == step.limit, "t=\(step.t): \(result.reason)")

@@ -473,7 +473,7 @@ struct HelmChartTests {
                 let operators = try (0..<2).map { index in
                     try OperatorProcess(
                         ["--kubeconfig", kubeconfig.path, "--leader-election-namespace", "tandem-system",
-                         "--metrics-address", "127.0.0.1:\(Int.random(in: 40_000..<50_000))",
+                         "--metrics-address", "127.0.0.1:0",
                          "--autoscaler-interval", "1", "--autoscaler-status-interval", "2", "--log-format", "json"],
                         name: "helm-\(index)")
                 }

@@ -196,6 +196,24 @@ struct PoolAutoscalerTests {
         #expect(prefill.behavior.scaleDown.stabilizationSeconds == ScalingPolicy.scaleDownDefault.stabilizationSeconds)
     }
 
+    @Test func startUpIsTheMedianOfTheNewestReadyPods() {
+        func pod(created: Double, readyAfter: Double?) -> Pod {
+            var metadata = ObjectMeta(name: "p\(Int(created))")
+            metadata.creationTimestamp = KubeTime(Date(timeIntervalSince1970: created))
+            let conditions = readyAfter.map {
+                [PodCondition(type: "Ready", status: "True", lastTransitionTime: KubeTime(Date(timeIntervalSince1970: created + $0)))]
+            } ?? []
+            return Pod(metadata: metadata, status: PodStatus(phase: "Running", conditions: conditions))
+        }
+        #expect(Autoscaler.startupDelay([]) == nil)
+        #expect(Autoscaler.startupDelay([pod(created: 1_000, readyAfter: nil)]) == nil)
+        // The five newest count (created 1,600 … 2,000): delays 150, 160, 170, 900, 155 → median 160.
+        let pods = [pod(created: 1_000, readyAfter: 10), pod(created: 1_100, readyAfter: 20), pod(created: 1_600, readyAfter: 150),
+                    pod(created: 1_700, readyAfter: 160), pod(created: 1_800, readyAfter: 170), pod(created: 1_900, readyAfter: 900),
+                    pod(created: 2_000, readyAfter: 155)]
+        #expect(Autoscaler.startupDelay(pods) == .seconds(160))
+    }
+
     @Test func capacityIsReadFromPendingPodsAndReplicaFailures() {
         let pending = Pod(metadata: ObjectMeta(name: "p"), status: PodStatus(phase: "Pending", conditions: [
             PodCondition(type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available"),
@@ -230,6 +248,16 @@ struct ScalingStatusTests {
         #expect(status.prefill?.metrics?.waitingRequests == 5)
         #expect(status.conditions?[type: PoolCondition.scalingActive]?.status == .true)
         #expect(status.conditions?[type: ScalingStatus.scalingLimited]?.status == .false)
+    }
+
+    @Test func aTierWithoutAnySignalWritesNoMetrics() {
+        var status = InferencePoolStatus(prefill: TierStatus(), decode: TierStatus())
+        let quiet = TierScaling(tier: .decode, from: 1, to: 1, reason: "no ready pods", observed: PodSignals(), desired: 1)
+        ScalingStatus.apply([.decode: quiet], operated: [.decode], record: nil, to: &status,
+                            previous: nil, refreshSignals: true, generation: 1, now: Self.now)
+        // `metrics: {}` would reach the API server's apply as null and be refused by the schema.
+        #expect(status.decode?.metrics == nil)
+        #expect(status.decode?.desiredReplicas == 1)
     }
 
     @Test func limitsAndOutagesBecomeConditions() {

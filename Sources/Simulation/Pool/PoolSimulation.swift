@@ -474,7 +474,9 @@ private struct PoolRunner {
             let unplaced = counted.filter { replicas[$0].placedAt == nil }.count
             let capacity: CapacityLimit? = unplaced == 0 ? nil : .insufficientCapacity(
                 "\(unplaced) \(tier.rawValue) pod\(unplaced == 1 ? "" : "s") pending: \(gpusInUse) of \(options.gpuCapacity ?? gpusInUse) GPUs in use")
-            observations[tier] = TierObservation(current: counted.count, ready: ready, readings: readings, capacity: capacity, load: load)
+            observations[tier] = TierObservation(
+                current: counted.count, ready: ready, readings: readings, capacity: capacity, load: load,
+                startupDelay: startup[tier])
         }
         let decisions = policy.decide(spec: simulation.spec, observations: observations, fixed: fixed, now: time)
         for tier in TierName.allCases where options.policyTiers.contains(tier) {
@@ -548,3 +550,4 @@ private struct PoolRunner {
             replicaSeconds: replicaSeconds)
     }
 }
+

@@ -115,6 +115,19 @@ public final class Autoscaler: Sendable {
         self.options = options
     }
 
+    /// How long the tier's pods took from creation to Ready: the median over the five newest
+    /// ready pods (a pod whose readiness flapped counts its latest transition); `nil` without any.
+    public static func startupDelay(_ readyPods: [Pod]) -> Duration? {
+        let delays = readyPods.compactMap { pod -> (created: Date, seconds: Double)? in
+            guard let created = pod.metadata.creationTimestamp?.date,
+                  let readyAt = pod.status?.conditions?.first(where: { $0.type == "Ready" && $0.status == "True" })?.lastTransitionTime?.date
+            else { return nil }
+            return (created, max(0, readyAt.timeIntervalSince(created)))
+        }.sorted { $0.created > $1.created }.prefix(5).map(\.seconds).sorted()
+        guard !delays.isEmpty else { return nil }
+        return .milliseconds(Int64(delays[delays.count / 2] * 1000))
+    }
+
     /// The tiers the autoscaler owns in `pool`.
     public static func operatedTiers(_ pool: InferencePool) -> [TierName] {
         TierName.allCases.filter { pool.spec?.config($0).autoscaling?.mode == .operator }
@@ -155,7 +168,7 @@ public final class Autoscaler: Sendable {
             let readings = targets.isEmpty ? [:] : await source.read(targets, modelName: spec.model)
             observations[tier] = TierObservation(
                 current: current, ready: ready.count, readings: readings,
-                capacity: Self.capacityLimit(deployment: deployment, pods: tierPods))
+                capacity: Self.capacityLimit(deployment: deployment, pods: tierPods), startupDelay: Self.startupDelay(ready))
         }
         let elapsed = now - origin
         let decisions = memory.withLock { all in

@@ -44,9 +44,13 @@ public enum ScalingStatus {
             guard let decision = decisions[tier] else { continue }
             status[tier]?.desiredReplicas = Int32(clamping: decision.to)
             if refreshSignals || previous?[tier]?.metrics == nil {
-                status[tier]?.metrics = TierMetrics(
+                let metrics = TierMetrics(
                     waitingRequests: rounded(decision.observed.waiting), runningRequests: rounded(decision.observed.running),
                     kvCacheUtilization: rounded(decision.observed.kvCacheUtilization))
+                // No signal at all (no ready pod read): no `metrics`. An empty object would reach
+                // the 1.20 API server's server-side apply as null, which the CRD's schema refuses
+                // (422 on every round until a pod reports).
+                status[tier]?.metrics = metrics == TierMetrics() ? nil : metrics
             }
         }
 
