@@ -295,7 +295,6 @@ struct OperatorProcessTests {
         let crd = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
         #expect(crd.status == 0, "\(crd.output)")
         try await cluster.withNamespace("process") { client, namespace in
-            let port = Int.random(in: 40_000..<50_000)
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-operator-\(namespace).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
@@ -306,7 +305,7 @@ struct OperatorProcessTests {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["operator", "--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace,
-                                 "--leader-election-namespace", namespace, "--metrics-address", "127.0.0.1:\(port)",
+                                 "--leader-election-namespace", namespace, "--metrics-address", "127.0.0.1:0",
                                  "--log-format", "json"]
             process.standardOutput = handle
             process.standardError = handle
@@ -315,8 +314,14 @@ struct OperatorProcessTests {
             defer { if process.isRunning { process.terminate() } }
 
             let leases = client.resources(Lease.self, namespace: namespace)
-            _ = try await eventually(timeout: .seconds(30), "the operator to lead") {
-                try await leases.getIfExists("tandem-operator")?.spec?.holderIdentity?.isEmpty == false ? true : nil
+            do {
+                _ = try await eventually(timeout: .seconds(30), "the operator to lead") {
+                    try await leases.getIfExists("tandem-operator")?.spec?.holderIdentity?.isEmpty == false ? true : nil
+                }
+            } catch {
+                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                Issue.record("\(error); running: \(process.isRunning); operator log:\n\(output.suffix(3000))")
+                throw error
             }
             kill(process.processIdentifier, SIGTERM)
             let exited = try await eventually(timeout: .seconds(40), "the operator to exit") { process.isRunning ? nil : true }
