@@ -47,7 +47,7 @@ public struct HPAPolicy: DocumentedPolicy {
     public static let defaultDecodeKVCacheUtilization = ScalingTargets.decodeDefault.kvCacheUtilization ?? 0.8
 
     /// An HPA per tier; every default is Kubernetes' (behavior, sync period, tolerance) or
-    /// Tandem's (targets).
+    /// API.md's examples (targets).
     public init(
         prefillWaitingPerReplica: Double = HPAPolicy.defaultPrefillWaitingPerReplica,
         decodeKVCacheUtilization: Double = HPAPolicy.defaultDecodeKVCacheUtilization,
@@ -70,10 +70,10 @@ public struct HPAPolicy: DocumentedPolicy {
     public static let parameters: [PolicyParameter] = [
         PolicyParameter(
             name: "prefill metric and target", value: "vllm:num_requests_waiting, AverageValue 4 per replica",
-            source: "Tandem's prefill default (docs/autoscaling.md, ScalingTargets.prefillDefault), chosen so that only the algorithm differs"),
+            source: "API.md's target example (Tandem's prefill default until the benchmark replaced it with requests in flight, docs/benchmarks.md): one queue signal, as an HPA on vLLM's metrics is set up"),
         PolicyParameter(
             name: "decode metric and target", value: "vllm:kv_cache_usage_perc, AverageValue 0.8 per replica",
-            source: "Tandem's decode default (docs/autoscaling.md, ScalingTargets.decodeDefault), chosen so that only the algorithm differs"),
+            source: "API.md's target example, also Tandem's decode KV target (docs/autoscaling.md): one signal per tier, as the issue asks of this baseline"),
         PolicyParameter(
             name: "sync period", value: "15 s",
             source: "\(k8sDocs): --horizontal-pod-autoscaler-sync-period defaults to 15 seconds"),
