@@ -257,10 +257,13 @@ public struct PodStatus: Codable, Hashable, Sendable {
         self.qosClass = qosClass
     }
 
-    /// Whether the pod's `Ready` condition is `True`.
-    public var isReady: Bool {
-        conditions?.contains { $0.type == "Ready" && $0.status == "True" } ?? false
+    /// The pod's `Ready` condition when it is `True` (its `lastTransitionTime` says since when).
+    public var readyCondition: PodCondition? {
+        conditions?.first { $0.type == "Ready" && $0.status == "True" }
     }
+
+    /// Whether the pod's `Ready` condition is `True`.
+    public var isReady: Bool { readyCondition != nil }
 }
 
 /// `corev1.PodCondition` (`PodScheduled`, `Initialized`, `ContainersReady`, `Ready`, …).

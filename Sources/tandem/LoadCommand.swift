@@ -71,7 +71,7 @@ struct Load: AsyncParsableCommand {
             let service = try await client.resources(Service.self, namespace: namespace).get(ChildNames.tier(pool, .decode))
             let selector = LabelSelector(matchLabels: service.spec?.selector).selectorString
             let pods = try await client.resources(Pod.self, namespace: namespace).list(ListOptions(labelSelector: selector)).items
-            for pod in pods where pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true {
+            for pod in pods where pod.status?.isReady == true {
                 guard let ip = pod.status?.podIP else { continue }
                 let port = pod.spec?.containers?.first?.ports?.first { $0.name == Renderer.metricsPortName }?.containerPort ?? Renderer.servingPort
                 targets.append("http://\(ip):\(port)")
@@ -82,12 +82,9 @@ struct Load: AsyncParsableCommand {
         if let trace {
             plan = try ArrivalSchedule.trace(csv: String(contentsOfFile: trace, encoding: .utf8), speedup: speedup, limit: limit)
         } else {
-            guard let kind = ArrivalSchedule.Pattern(rawValue: pattern) else {
-                throw ValidationError("--pattern must be one of \(ArrivalSchedule.Pattern.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            plan = Array(ArrivalSchedule.generate(
-                pattern: kind, rate: rate, duration: .milliseconds(Int64(duration * 1000)), promptTokens: promptTokens,
-                outputTokens: outputTokens, seed: seed).prefix(limit))
+            plan = Array(try SyntheticLoad.plan(
+                pattern: pattern, rate: rate, seconds: duration, promptTokens: promptTokens, outputTokens: outputTokens,
+                seed: seed).prefix(limit))
         }
         print("sending \(plan.count) requests to \(targets.count) server(s): \(targets.joined(separator: " "))")
         let report = try await LoadRunner.run(targets: targets, model: servedModel, plan: plan)

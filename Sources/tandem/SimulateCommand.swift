@@ -192,11 +192,7 @@ struct Simulate: ParsableCommand {
             let rows = try ArrivalSchedule.trace(csv: String(contentsOfFile: trace, encoding: .utf8), limit: limit)
             return RequestPlan.interleaved(rows, copies: max(1, rateScale), seed: seed)
         }
-        guard let kind = ArrivalSchedule.Pattern(rawValue: pattern) else {
-            throw ValidationError("--pattern must be one of \(ArrivalSchedule.Pattern.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return ArrivalSchedule.generate(
-            pattern: kind, rate: rate, duration: .milliseconds(Int64(duration * 1000)), promptTokens: promptTokens,
-            outputTokens: outputTokens, seed: seed)
+        return try SyntheticLoad.plan(
+            pattern: pattern, rate: rate, seconds: duration, promptTokens: promptTokens, outputTokens: outputTokens, seed: seed)
     }
 }

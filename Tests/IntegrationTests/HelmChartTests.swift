@@ -196,49 +196,6 @@ actor HelmCluster {
     }
 }
 
-/// A `tandem operator` process (the binary `swift build` made), its output in a log file.
-final class OperatorProcess: @unchecked Sendable {
-    let process = Process()
-    let log: URL
-
-    init(_ arguments: [String], name: String) throws {
-        let binary = Script.projectRoot + "/.build/debug/tandem"
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the tandem binary first (swift build)")
-        log = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-\(name)-\(UUID().uuidString.prefix(6)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["operator"] + arguments
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try handle.close()
-    }
-
-    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-
-    /// The peak resident memory so far (VmHWM), in KiB.
-    var peakMemoryKiB: Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return nil }
-        return Int(line.split(separator: " ").dropFirst().first ?? "")
-    }
-
-    /// SIGTERM, then waits for the exit; returns the exit status.
-    func stop() async throws -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        _ = try await eventually(timeout: .seconds(45), "operator pid \(process.processIdentifier) to exit") { process.isRunning ? nil : true }
-        return process.terminationStatus
-    }
-
-    func remove() {
-        if process.isRunning { process.terminate() }
-        try? FileManager.default.removeItem(at: log)
-    }
-}
-
 @Suite("The Helm chart: linted and rendered by Helm's SDK, applied, and its RBAC measured", .serialized)
 struct HelmChartTests {
     @Test func lintsAndRendersWithDefaultsAndEveryOptionOn() async throws {

@@ -79,7 +79,7 @@ struct NodeAgentTests {
 
                 let ready = try await eventually(timeout: .seconds(120), "16 Ready pods and 1 Unschedulable") { () -> [Pod]? in
                     let all = try await pods.list(ListOptions(labelSelector: "app=gpu")).items.filter { $0.metadata.deletionTimestamp == nil }
-                    let serving = all.filter { $0.status?.phase == "Running" && $0.status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true }
+                    let serving = all.filter { $0.status?.phase == "Running" && $0.status?.isReady == true }
                     let pending = all.filter {
                         $0.status?.conditions?.contains { $0.type == "PodScheduled" && $0.status == "False" && $0.reason == "Unschedulable" } == true
                     }

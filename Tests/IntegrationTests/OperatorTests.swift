@@ -290,28 +290,14 @@ struct OperatorTests {
 struct OperatorProcessTests {
     @Test func sigtermStopsGracefullyReleasesTheLeaseAndExitsZero() async throws {
         let cluster = try await TestCluster.shared()
-        let binary = Script.projectRoot + "/.build/debug/tandem"
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the tandem binary first (swift build)")
         let crd = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/crds/"])
         #expect(crd.status == 0, "\(crd.output)")
         try await cluster.withNamespace("process") { client, namespace in
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-operator-\(namespace).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            defer {
-                try? handle.close()
-                try? FileManager.default.removeItem(at: log)
-            }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["operator", "--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace,
-                                 "--leader-election-namespace", namespace, "--metrics-address", "127.0.0.1:0",
-                                 "--log-format", "json"]
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
+            let process = try OperatorProcess(
+                ["--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace, "--leader-election-namespace", namespace,
+                 "--metrics-address", "127.0.0.1:0", "--log-format", "json"],
+                name: "operator-\(namespace)")
+            defer { process.remove() }
 
             let leases = client.resources(Lease.self, namespace: namespace)
             do {
@@ -319,16 +305,12 @@ struct OperatorProcessTests {
                     try await leases.getIfExists("tandem-operator")?.spec?.holderIdentity?.isEmpty == false ? true : nil
                 }
             } catch {
-                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                Issue.record("\(error); running: \(process.isRunning); operator log:\n\(output.suffix(3000))")
+                Issue.record("\(error); running: \(process.process.isRunning); operator log:\n\(process.output.suffix(3000))")
                 throw error
             }
-            kill(process.processIdentifier, SIGTERM)
-            let exited = try await eventually(timeout: .seconds(40), "the operator to exit") { process.isRunning ? nil : true }
-            #expect(exited)
-            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            #expect(process.terminationReason == .exit && process.terminationStatus == 0,
-                    "exit \(process.terminationStatus); log:\n\(output.suffix(2000))")
+            let status = try await process.stop()
+            let output = process.output
+            #expect(process.process.terminationReason == .exit && status == 0, "exit \(status); log:\n\(output.suffix(2000))")
             #expect(try await leases.get("tandem-operator").spec?.holderIdentity == nil, "the lease was not released")
             #expect(output.contains("\"msg\":\"graceful shutdown"), "no JSON log line about the shutdown")
         }

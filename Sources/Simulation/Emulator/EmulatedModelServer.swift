@@ -156,7 +156,7 @@ final class PrefillPeers: Sendable {
         let ready = listed.compactMap { pod -> String? in
             // A terminating pod leaves the endpoints at once (as the EndpointSlice controller does).
             guard pod.metadata.deletionTimestamp == nil,
-                pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true,
+                pod.status?.isReady == true,
                 let ip = pod.status?.podIP, ip.hasPrefix("127.")
             else { return nil }
             let port = pod.spec?.containers?.first?.ports?.first { $0.name == "metrics" }?.containerPort ?? 8000

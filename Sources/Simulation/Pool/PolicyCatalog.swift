@@ -121,25 +121,23 @@ public struct PolicyCatalog: Sendable {
 
     /// `static-peak`'s replicas: the oracle's largest count per tier over the plan (the pool
     /// provisioned for the trace's peak), within the tier's `[minReplicas, maxReplicas]`.
-    public var staticPeakReplicas: [TierName: Int] {
-        var replicas: [TierName: Int] = [:]
-        for tier in TierName.allCases {
-            let bounds = PolicyMath.specBounds(spec, tier)
-            let peak = oracle.plan[tier]?.max() ?? oracle.floors[tier] ?? 1
-            replicas[tier] = min(max(peak, bounds.lowerBound, 1), max(1, bounds.upperBound))
-        }
-        return replicas
-    }
+    public var staticPeakReplicas: [TierName: Int] { oracleLargest(windows: nil) }
 
     /// The replicas the load needs as it starts: per tier, the oracle's largest count over the
     /// plan's first ``warmStartSpan``, within the tier's bounds.
     public var demandReplicas: [TierName: Int] {
-        let windows = max(1, Int((Self.warmStartSpan.inSeconds / oracle.window.inSeconds).rounded(.up)))
+        oracleLargest(windows: max(1, Int((Self.warmStartSpan.inSeconds / oracle.window.inSeconds).rounded(.up))))
+    }
+
+    /// Per tier, the oracle's largest count over its first `windows` windows (all when `nil`;
+    /// its floor without a plan), within the tier's `[minReplicas (≥ 1), maxReplicas]`.
+    func oracleLargest(windows: Int?) -> [TierName: Int] {
         var replicas: [TierName: Int] = [:]
         for tier in TierName.allCases {
             let bounds = PolicyMath.specBounds(spec, tier)
-            let first = (oracle.plan[tier] ?? []).prefix(windows).max() ?? oracle.floors[tier] ?? 1
-            replicas[tier] = min(max(first, bounds.lowerBound, 1), max(1, bounds.upperBound))
+            let plan = oracle.plan[tier] ?? []
+            let largest = (windows.map { Array(plan.prefix($0)) } ?? plan).max() ?? oracle.floors[tier] ?? 1
+            replicas[tier] = min(max(largest, bounds.lowerBound, 1), max(1, bounds.upperBound))
         }
         return replicas
     }

@@ -120,7 +120,7 @@ public final class Autoscaler: Sendable {
     public static func startupDelay(_ readyPods: [Pod]) -> Duration? {
         let delays = readyPods.compactMap { pod -> (created: Date, seconds: Double)? in
             guard let created = pod.metadata.creationTimestamp?.date,
-                  let readyAt = pod.status?.conditions?.first(where: { $0.type == "Ready" && $0.status == "True" })?.lastTransitionTime?.date
+                  let readyAt = pod.status?.readyCondition?.lastTransitionTime?.date
             else { return nil }
             return (created, max(0, readyAt.timeIntervalSince(created)))
         }.sorted { $0.created > $1.created }.prefix(5).map(\.seconds).sorted()
