@@ -297,5 +297,11 @@ struct PolicyTests {
                 #expect(text.contains("| \(parameter.name) | \(parameter.value) |"), "\(policy): \(parameter.name) = \(parameter.value) not in docs")
             }
         }
+        // The operator's own defaults, in docs/benchmarks.md.
+        let benchmarks = try String(contentsOf: docs.deletingLastPathComponent().appendingPathComponent("benchmarks.md"), encoding: .utf8)
+        for parameter in PolicyCatalog.tandemParameters {
+            #expect(benchmarks.contains("| \(parameter.name) | \(parameter.value) | \(parameter.source) |"),
+                    "tandem: | \(parameter.name) | \(parameter.value) | \(parameter.source) | not in docs/benchmarks.md")
+        }
     }
 }

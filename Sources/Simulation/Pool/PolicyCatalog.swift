@@ -146,6 +146,45 @@ public struct PolicyCatalog: Sendable {
     /// its load is not sized for a single 5 s window.
     public static let warmStartSpan = Duration.seconds(60)
 
+    /// Every default of the `tandem` policy (the operator's ``Autoscaling/PoolAutoscaler``), read
+    /// from the constants themselves; docs/benchmarks.md prints the same table and `PolicyTests`
+    /// checks that the two agree.
+    public static var tandemParameters: [PolicyParameter] {
+        func number(_ value: Double?) -> String { value.map { String(format: "%g", $0) } ?? "none" }
+        let prefill = ScalingTargets.prefillDefault
+        let decode = ScalingTargets.decodeDefault
+        let up = ScalingPolicy.scaleUpDefault
+        let down = ScalingPolicy.scaleDownDefault
+        let panic = PanicPolicy.default
+        let docs = "docs/autoscaling.md; the source comment of each constant in Sources/Autoscaling/TierRecommender.swift"
+        return [
+            PolicyParameter(
+                name: "interval", value: "\(PoolSimulation.Options().interval.components.seconds) s",
+                source: "the operator's --autoscaler-interval default (docs/autoscaling.md)"),
+            PolicyParameter(
+                name: "prefill target", value: "\(number(prefill.inFlightRequestsPerReplica)) request in flight (running + waiting) per replica",
+                source: "\(docs): chosen on the synthetic patterns"),
+            PolicyParameter(
+                name: "decode targets", value: "\(number(decode.inFlightRequestsPerReplica)) requests in flight and KV-cache usage \(number(decode.kvCacheUtilization)) per replica, the larger wins",
+                source: "\(docs): in flight chosen on the synthetic patterns; KV 0.8 from API.md's example"),
+            PolicyParameter(
+                name: "tolerance", value: "\(number(RecommendationInput(currentReplicas: 0, readyReplicas: 0, pods: [], targets: prefill, minReplicas: 0, maxReplicas: 0).tolerance))",
+                source: "Kubernetes HPA's --horizontal-pod-autoscaler-tolerance default"),
+            PolicyParameter(
+                name: "scale-up", value: "\(up.stabilizationSeconds) s window, at most \(up.maxReplicasPerStep) per \(up.periodSeconds) s, and at most \(number(RecommendationInput.defaultMaxScaleUpRate))× the ready pods",
+                source: "HPA's scale-up window and pods policy; the rate cap is Knative's max-scale-up-rate, its value chosen on the synthetic patterns"),
+            PolicyParameter(
+                name: "scale-down", value: "\(down.stabilizationSeconds) s window over the \(RecommendationInput.defaultAveragingWindow.components.seconds) s mean, at most \(down.maxReplicasPerStep) per \(down.periodSeconds) s",
+                source: "HPA's scale-down window; Knative's 60 s stable window; 1 per 60 s from API.md's example"),
+            PolicyParameter(
+                name: "panic", value: "\(panic.window.components.seconds) s window, \(number(panic.threshold))× the ready pods, over after \(panic.stableWindow.components.seconds) s without a trigger",
+                source: "Knative KPA's panic window, threshold and stable window"),
+            PolicyParameter(
+                name: "look-ahead", value: "\(number(RecommendationInput.defaultTrendShare)) × the tier's start-up along a rising trend of the \(RecommendationInput.defaultAveragingWindow.components.seconds) s window",
+                source: "\(docs): chosen on the synthetic patterns, three seeds each"),
+        ]
+    }
+
     /// The policy called `name` (one of ``names``).
     ///
     /// - `tandem`: ``Autoscaling/PoolAutoscaler`` with its defaults.
