@@ -54,14 +54,15 @@ let package = Package(
         ),
         .target(name: "Sizing"),
         .target(name: "Autoscaling", dependencies: ["KubeCore", "TandemAPI"]),
+        .target(name: "Routing", dependencies: ["KubeCore", "TandemAPI", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Rendering",
-            dependencies: ["KubeCore", "TandemAPI", "Sizing", .product(name: "Yams", package: "Yams")]
+            dependencies: ["KubeCore", "TandemAPI", "Sizing", "Routing", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "Simulation",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "Sizing", "TandemAPI", "Autoscaling",
+                "KubeCore", "KubeClient", "KubeRuntime", "Sizing", "TandemAPI", "Autoscaling", "Routing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -71,7 +72,7 @@ let package = Package(
         .target(
             name: "TandemOperator",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "Autoscaling",
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "Autoscaling", "Routing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator", "Simulation", "Autoscaling",
+                "KubeCore", "KubeClient", "KubeRuntime", "TandemAPI", "Sizing", "Rendering", "TandemOperator", "Simulation", "Autoscaling", "Routing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,16 +107,17 @@ let package = Package(
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "TandemAPI", "KubeCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore", "TandemAPI", "Autoscaling"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore", "Autoscaling"]),
         .testTarget(
             name: "RenderingTests",
-            dependencies: ["Rendering", "TandemAPI", "Sizing", "KubeCore", "KubeTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Rendering", "Routing", "TandemAPI", "Sizing", "KubeCore", "KubeTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing", "Autoscaling",
+                "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing", "Autoscaling", "Routing", "Rendering",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -138,7 +138,7 @@ public struct PoolAutoscaler: Sendable {
     /// spec sets none.
     ///
     /// Source: the seed manifest's `disaggregationThreshold: 100`, also the emulator's default.
-    public static let defaultDisaggregationThreshold = 100
+    public static let defaultDisaggregationThreshold = SchedulerSpec.defaultDisaggregationThreshold
 
     public init() {}
 

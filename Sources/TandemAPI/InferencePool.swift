@@ -354,6 +354,10 @@ public struct SchedulerSpec: Codable, Hashable, Sendable {
     /// tier; shorter ones by decode alone (llm-d's `prefix-based-pd-decider`).
     public var disaggregationThreshold: Int32?
 
+    /// The threshold when the block names none. Source: the seed manifest's
+    /// `disaggregationThreshold: 100` (and the seed's example of a 5-token prompt under it).
+    public static let defaultDisaggregationThreshold = 100
+
     public init(enableCacheAwareRouting: Bool? = nil, enableLoadBalancing: Bool? = nil, disaggregationThreshold: Int32? = nil) {
         self.enableCacheAwareRouting = enableCacheAwareRouting
         self.enableLoadBalancing = enableLoadBalancing
