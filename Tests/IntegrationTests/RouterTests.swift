@@ -342,6 +342,13 @@ struct RouterTests {
                 let refused = try cluster.adminClient()
                 await #expect { _ = try await EmulatedEndpointPicker.start(pod: pod, address: "127.1.0.95", client: refused) }
                     throws: { "\($0)".contains("is refused") && "\($0)".contains("has 0 pickers") }
+                // A GIE pool that is not there: the start gives up after its timeout, naming it.
+                pod.spec?.containers?[0].args = ["--pool-name", "absent", "--config-file", "/etc/epp/epp-config.yaml"]
+                pod.spec?.volumes = [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: "sticky-epp"))]
+                await #expect {
+                    _ = try await EmulatedEndpointPicker.start(pod: pod, address: "127.1.0.95", client: refused,
+                                                               options: EndpointPickerOptions(startTimeout: .milliseconds(500)))
+                } throws: { "\($0)".contains("gave up waiting for InferencePool \(namespace)/absent") }
                 try await refused.shutdown()
             }
             for node in nodes { _ = try? await admin.resources(Node.self).delete(node.name) }

@@ -165,14 +165,21 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
                 try outcome.get()
             } catch {
                 await group.triggerGracefulShutdown()
-                task.cancel()
-                _ = await task.value
+                await task.value
                 throw EmulatorError("endpoint-picker pod \(podName) cannot listen on \(address): \(error)")
             }
             listening += 1
             if listening == 2 { break }
         }
-        try await informer.waitUntilSynced()
+        do {
+            _ = try await waitFor(deadline, "the first list of pods \(selector) for endpoint-picker pod \(podName)") {
+                informer.hasSynced ? true : nil
+            }
+        } catch {
+            await group.triggerGracefulShutdown()
+            await task.value
+            throw error
+        }
         logger.info("endpoint picker of \(pod.poolNamespace)/\(pod.poolName) routes \(selector) on target port \(targetPort); gateway http://\(address):\(EndpointPickerPod.gatewayPort)")
         return EmulatedEndpointPicker(address: address, pod: pod, state: state, task: task, group: group)
     }
@@ -187,7 +194,7 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
                 lastError = error
             }
             guard ContinuousClock.now < deadline else {
-                throw EmulatorError("\(what) does not exist\(lastError.map { " (last error: \($0))" } ?? ""); the pod stays unready until it does")
+                throw EmulatorError("gave up waiting for \(what)\(lastError.map { " (last error: \($0))" } ?? ""); the pod stays unready, and the node agent tries again at its next resync")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
