@@ -22,13 +22,16 @@ public struct Container: Codable, Hashable, Sendable {
     public var lifecycle: JSONValue?
     /// `corev1.SecurityContext`, passed through.
     public var securityContext: JSONValue?
+    /// `Always` on an init container makes it a native sidecar (Kubernetes ≥ 1.29): started
+    /// before the main containers and kept running beside them.
+    public var restartPolicy: String?
 
     public init(
         name: String? = nil, image: String? = nil, imagePullPolicy: String? = nil, command: [String]? = nil,
         args: [String]? = nil, workingDir: String? = nil, env: [EnvVar]? = nil, envFrom: [JSONValue]? = nil,
         ports: [ContainerPort]? = nil, resources: ResourceRequirements? = nil, volumeMounts: [VolumeMount]? = nil,
         livenessProbe: Probe? = nil, readinessProbe: Probe? = nil, startupProbe: Probe? = nil,
-        lifecycle: JSONValue? = nil, securityContext: JSONValue? = nil
+        lifecycle: JSONValue? = nil, securityContext: JSONValue? = nil, restartPolicy: String? = nil
     ) {
         self.name = name
         self.image = image
@@ -46,6 +49,7 @@ public struct Container: Codable, Hashable, Sendable {
         self.startupProbe = startupProbe
         self.lifecycle = lifecycle
         self.securityContext = securityContext
+        self.restartPolicy = restartPolicy
     }
 }
 

@@ -17,6 +17,17 @@ public enum ChildNames {
         label(sanitized(pool), suffix: "-\(tier.rawValue)")
     }
 
+    /// `<pool>-epp`: the endpoint picker's ConfigMap, Deployment, Service, ServiceAccount, Role
+    /// and RoleBinding.
+    public static func router(_ pool: String) -> String {
+        label(sanitized(pool), suffix: "-epp")
+    }
+
+    /// The GIE `InferencePool`: the pool's own name (another API group, so no clash).
+    public static func gatewayPool(_ pool: String) -> String {
+        pool
+    }
+
     /// The value of `inference.x-k8s.io/pool` for a pool (its name, shortened when needed).
     public static func poolLabel(_ pool: String) -> String {
         label(pool, suffix: "")
@@ -78,6 +89,23 @@ public enum PoolLabels {
         selector(pool: pool, tier: tier).merging([
             llmdRole: tier.rawValue, name: "tandem", instance: ChildNames.poolLabel(pool), component: tier.rawValue,
             managedBy: "tandem",
+        ]) { own, _ in own }
+    }
+
+    /// Selects a pool's endpoint-picker pods (which carry no `pool` label: the GIE pool's
+    /// selector must match model servers only).
+    public static let endpointPicker = "inference.x-k8s.io/endpoint-picker"
+    /// The hash of the picker's config on its pod template: a new config rolls the picker.
+    public static let configHashAnnotation = "inference.x-k8s.io/config-hash"
+
+    public static func routerSelector(pool: String) -> [String: String] {
+        [endpointPicker: ChildNames.poolLabel(pool)]
+    }
+
+    /// Every label of a pool's router objects.
+    public static func router(pool: String) -> [String: String] {
+        routerSelector(pool: pool).merging([
+            name: "tandem", instance: ChildNames.poolLabel(pool), component: "endpoint-picker", managedBy: "tandem",
         ]) { own, _ in own }
     }
 

@@ -4,7 +4,7 @@ import Sizing
 import TandemAPI
 
 /// Why a tier cannot be rolled out, for the `SizingValid` condition and a Warning Event.
-public struct TierProblem: Hashable, Sendable, CustomStringConvertible {
+public struct TierProblem: Error, Hashable, Sendable, CustomStringConvertible {
     public var tier: TierName
     /// CamelCase (`ModelDoesNotFit`, `UnknownModel`, `EngineFlagRemoved`, …).
     public var reason: String
@@ -67,6 +67,15 @@ public struct PoolPlan: Hashable, Sendable {
     public var warnings: [PlanWarning]
     /// Prefill is kept at 0 replicas because decode cannot be rolled out.
     public var prefillHeld: Bool
+    /// llm-d's router from the `scheduler` block; `nil` without one, a problem when it cannot
+    /// be deployed (the tiers still are).
+    public var router: Result<RouterPlan, TierProblem>?
+
+    /// The router when it can be deployed.
+    public var routerPlan: RouterPlan? {
+        if case .success(let plan)? = router { return plan }
+        return nil
+    }
 
     public subscript(tier: TierName) -> TierOutcome { tier == .prefill ? prefill : decode }
 
@@ -96,19 +105,31 @@ public struct PoolPlanner: Sendable {
 
     /// The image used when the spec names none (Sizing pins it with its flag table).
     public static let defaultImage = EngineFlagPolicy.pinnedVLLMImage
+    /// The KV connector when `kvTransfer` names none: NIXL, the one llm-d's guides use.
+    public static let defaultConnector = "NixlConnector"
+    /// NIXL's side-channel port, on which a decode pod's vLLM asks the prefill pod's for its KV
+    /// blocks. Source: vLLM's `VLLM_NIXL_SIDE_CHANNEL_PORT` default and llm-d's guides (5600).
+    public static let nixlSideChannelPort: Int32 = 5600
 
     public func plan(_ pool: InferencePool) -> PoolPlan {
         let spec = pool.spec ?? InferencePoolSpec(model: "")
         var warnings: [PlanWarning] = []
         var choices: [TierName: AcceleratorChoice] = [:]
         var outcomes: [TierName: TierOutcome] = [:]
+        let router = RouterPlan.plan(spec)
+        var routed: RouterPlan?
+        if case .success(let plan)? = router { routed = plan }
         for tier in TierName.allCases {
             let choice = chooseAccelerator(spec: spec, tier: tier)
             choices[tier] = choice
-            outcomes[tier] = planTier(pool: pool, spec: spec, tier: tier, choice: choice, warnings: &warnings)
+            outcomes[tier] = planTier(pool: pool, spec: spec, tier: tier, choice: choice, router: tier == .decode ? routed : nil,
+                                      warnings: &warnings)
         }
         var prefill = outcomes[.prefill]!
         let decode = outcomes[.decode]!
+        if let problem = transferProblem(spec: spec, prefill: prefill.sizing, decode: decode.sizing) {
+            prefill = .failed(problem)
+        }
         var held = false
         if decode.problem != nil, case .planned(var plan, let sizing) = prefill {
             // A prefill tier alone serves nothing: keep it at 0 until decode can run.
@@ -116,7 +137,32 @@ public struct PoolPlanner: Sendable {
             prefill = .planned(plan, sizing)
             held = true
         }
-        return PoolPlan(prefill: prefill, decode: decode, accelerators: choices, warnings: warnings, prefillHeld: held)
+        return PoolPlan(prefill: prefill, decode: decode, accelerators: choices, warnings: warnings, prefillHeld: held,
+                        router: router)
+    }
+
+    /// llm-d's operations guide: KV caches move between the tiers rank to rank, so decode's
+    /// tensor-parallel size must be at least prefill's (MLA models keep one latent per token,
+    /// not per head, and are exempt), and `MooncakeConnector` needs the two sizes equal.
+    /// A violation stops the prefill tier (decode alone still serves every prompt).
+    func transferProblem(spec: InferencePoolSpec, prefill: TierSizing?, decode: TierSizing?) -> TierProblem? {
+        guard let prefill, let decode else { return nil }
+        let p = prefill.tensorParallelSize.value
+        let d = decode.tensorParallelSize.value
+        let connector = spec.kvTransfer?.connector ?? Self.defaultConnector
+        if connector == "MooncakeConnector", p != d {
+            return TierProblem(
+                tier: .prefill, reason: "TensorParallelMismatch",
+                message: "MooncakeConnector needs the same tensor-parallel size on both tiers, but prefill has \(p) and decode \(d): set --tensor-parallel-size=\(d) in prefillConfig.vllmArgs or \(p) in decodeConfig.vllmArgs")
+        }
+        var latent = false
+        if let model = profile(spec), case .multiHeadLatent = model.attention { latent = true }
+        if d < p, !latent {
+            return TierProblem(
+                tier: .prefill, reason: "TensorParallelMismatch",
+                message: "decode's tensor-parallel size \(d) is below prefill's \(p); \(connector) moves KV caches rank to rank and needs decode ≥ prefill (llm-d's operations guide): set --tensor-parallel-size=\(d) in prefillConfig.vllmArgs or \(p) in decodeConfig.vllmArgs")
+        }
+        return nil
     }
 
     func chooseAccelerator(spec: InferencePoolSpec, tier: TierName) -> AcceleratorChoice {
@@ -136,7 +182,7 @@ public struct PoolPlanner: Sendable {
     }
 
     func planTier(pool: InferencePool, spec: InferencePoolSpec, tier: TierName, choice: AcceleratorChoice,
-                  warnings: inout [PlanWarning]) -> TierOutcome {
+                  router: RouterPlan?, warnings: inout [PlanWarning]) -> TierOutcome {
         let config = spec.config(tier)
         func failed(_ reason: String, _ message: String) -> TierOutcome {
             .failed(TierProblem(tier: tier, reason: reason, message: message))
@@ -190,7 +236,7 @@ public struct PoolPlanner: Sendable {
             return failed(error.rule.reason, message)
         }
         return .planned(tierPlan(pool: pool, spec: spec, tier: tier, sizing: sizing, kept: kept, image: image,
-                                 accelerator: accelerator), sizing)
+                                 accelerator: accelerator, router: router), sizing)
     }
 
     func profile(_ spec: InferencePoolSpec) -> ModelProfile? {
@@ -208,10 +254,12 @@ public struct PoolPlanner: Sendable {
     }
 
     func tierPlan(pool: InferencePool, spec: InferencePoolSpec, tier: TierName, sizing: TierSizing, kept: EngineArgs,
-                  image: String, accelerator: Accelerator?) -> TierPlan {
+                  image: String, accelerator: Accelerator?, router: RouterPlan?) -> TierPlan {
         let config = spec.config(tier)
-        let connector = spec.kvTransfer?.connector ?? "NixlConnector"
-        var args = ["--model=\(spec.model)", "--served-model-name=\(spec.model)", "--port=\(Renderer.servingPort)"]
+        let connector = spec.kvTransfer?.connector ?? Self.defaultConnector
+        // Behind the routing sidecar, vLLM moves off the service port.
+        let port = router == nil ? Renderer.servingPort : Renderer.routedVLLMPort
+        var args = ["--model=\(spec.model)", "--served-model-name=\(spec.model)", "--port=\(port)"]
         let userFlags = Set(kept.arguments.compactMap(\.flag))
         if !userFlags.contains("--kv-transfer-config") {
             let role = tier == .prefill ? "kv_producer" : "kv_consumer"
@@ -229,9 +277,12 @@ public struct PoolPlanner: Sendable {
             limits[name] = quantity
         }
         var env: [EnvVar] = []
+        var sideChannel: Int32?
         if connector == "NixlConnector" {
-            // NIXL's side channel must advertise the pod's own IP (llm-d's guides).
+            // NIXL's side channel must advertise the pod's own IP, on a port the pod declares (llm-d's guides).
             env.append(EnvVar(name: "VLLM_NIXL_SIDE_CHANNEL_HOST", valueFrom: ["fieldRef": ["fieldPath": "status.podIP"]]))
+            env.append(EnvVar(name: "VLLM_NIXL_SIDE_CHANNEL_PORT", value: String(Self.nixlSideChannelPort)))
+            sideChannel = Self.nixlSideChannelPort
         }
         var nodeSelector: [String: String] = [:]
         var tolerations: [Toleration] = []
@@ -250,7 +301,8 @@ public struct PoolPlanner: Sendable {
         return TierPlan(
             tier: tier, replicas: replicas, image: image, args: args, env: env, requests: requests, limits: limits,
             sharedMemory: Self.quantity(bytes: sizing.shmBytes), nodeSelector: nodeSelector, tolerations: tolerations,
-            sizingSummary: Self.summary(sizing), pod: spec.pod.overlaid(with: config.pod))
+            sizingSummary: Self.summary(sizing), pod: spec.pod.overlaid(with: config.pod), vllmPort: port,
+            sideChannelPort: sideChannel, router: router)
     }
 
     /// The node label that selects `accelerator`: the one its nodes actually carry, else the

@@ -1,15 +1,29 @@
 import KubeCore
+import Routing
 import TandemAPI
 
-/// The children of a pool: a Deployment and a Service per tier. Pure and deterministic: the
-/// same input gives equal values (and byte-identical YAML).
+/// The children of a pool: a Deployment and a Service per tier, and with a `scheduler` block
+/// llm-d's router (see ``RouterChildren``). Pure and deterministic: the same input gives equal
+/// values (and byte-identical YAML).
 public struct RenderedChildren: Hashable, Sendable {
     public var deployments: [Deployment]
     public var services: [Service]
+    public var configMaps: [ConfigMap]
+    public var serviceAccounts: [ServiceAccount]
+    public var roles: [Role]
+    public var roleBindings: [RoleBinding]
+    public var gatewayPools: [GatewayInferencePool]
 
-    public init(deployments: [Deployment] = [], services: [Service] = []) {
+    public init(deployments: [Deployment] = [], services: [Service] = [], configMaps: [ConfigMap] = [],
+                serviceAccounts: [ServiceAccount] = [], roles: [Role] = [], roleBindings: [RoleBinding] = [],
+                gatewayPools: [GatewayInferencePool] = []) {
         self.deployments = deployments
         self.services = services
+        self.configMaps = configMaps
+        self.serviceAccounts = serviceAccounts
+        self.roles = roles
+        self.roleBindings = roleBindings
+        self.gatewayPools = gatewayPools
     }
 }
 
@@ -17,6 +31,9 @@ public struct RenderedChildren: Hashable, Sendable {
 public enum Renderer {
     /// The port vLLM serves the OpenAI API and `/metrics` on (vLLM's default, llm-d's guides).
     public static let servingPort: Int32 = 8000
+    /// vLLM's port behind llm-d's routing sidecar, which takes the service port. Source: llm-d's
+    /// guides (`--vllm-port=8200`).
+    public static let routedVLLMPort: Int32 = 8200
     /// The container port's name; the autoscaler scrapes the port of this name (llm-d names it so).
     public static let metricsPortName = "metrics"
     /// Long enough for in-flight requests after the pod leaves the Service's endpoints
@@ -30,11 +47,23 @@ public enum Renderer {
     ///
     /// - Parameter owner: the pool's owner reference (the reconciler passes it; `tandem render`
     ///   has none).
-    public static func render(pool: InferencePool, plans: [TierPlan], owner: OwnerReference?) -> RenderedChildren {
+    ///   - router: llm-d's router, rendered too when set.
+    public static func render(pool: InferencePool, plans: [TierPlan], owner: OwnerReference?, router: RouterPlan? = nil,
+                              options: RouterOptions = RouterOptions()) throws -> RenderedChildren {
         var children = RenderedChildren()
         for plan in plans.sorted(by: { $0.tier.rawValue > $1.tier.rawValue }) {
-            children.deployments.append(deployment(pool: pool, plan: plan, owner: owner))
+            children.deployments.append(deployment(pool: pool, plan: plan, owner: owner, options: options))
             children.services.append(service(pool: pool, tier: plan.tier, owner: owner))
+        }
+        if let router {
+            let objects = try RouterRenderer.render(pool: pool, router: router, options: options, owner: owner)
+            children.configMaps.append(objects.configMap)
+            children.serviceAccounts.append(objects.serviceAccount)
+            children.roles.append(objects.role)
+            children.roleBindings.append(objects.roleBinding)
+            children.services.append(objects.service)
+            children.deployments.append(objects.deployment)
+            if let pool = objects.gatewayPool { children.gatewayPools.append(pool) }
         }
         return children
     }
@@ -47,7 +76,8 @@ public enum Renderer {
     }
 
     /// The tier's Deployment.
-    public static func deployment(pool: InferencePool, plan: TierPlan, owner: OwnerReference?) -> Deployment {
+    public static func deployment(pool: InferencePool, plan: TierPlan, owner: OwnerReference?,
+                                  options: RouterOptions = RouterOptions()) -> Deployment {
         let poolName = pool.metadata.name ?? ""
         var meta = metadata(pool: pool, tier: plan.tier, owner: owner)
         meta.annotations = [PoolLabels.sizingAnnotation: plan.sizingSummary]
@@ -57,7 +87,8 @@ public enum Renderer {
         var container = Container(
             name: "vllm", image: plan.image, args: plan.args, env: mergedEnv(ours: plan.env, theirs: plan.pod.env),
             envFrom: plan.pod.envFrom,
-            ports: [ContainerPort(name: metricsPortName, containerPort: servingPort, protocol: "TCP")],
+            ports: [ContainerPort(name: metricsPortName, containerPort: plan.vllmPort, protocol: "TCP")]
+                + (plan.sideChannelPort.map { [ContainerPort(name: "nixl", containerPort: $0, protocol: "TCP")] } ?? []),
             resources: ResourceRequirements(limits: plan.limits, requests: plan.requests),
             volumeMounts: [VolumeMount(name: "dshm", mountPath: "/dev/shm")] + (plan.pod.volumeMounts ?? []),
             // llm-d's guides: a long startup probe while weights load, then liveness on /health
@@ -72,8 +103,15 @@ public enum Renderer {
         container.imagePullPolicy = "IfNotPresent"
 
         let nodeSelector = plan.nodeSelector.merging(plan.pod.nodeSelector ?? [:]) { _, theirs in theirs }
+        var containers = [container]
+        var initContainers: [Container]?
+        if let router = plan.router {
+            // llm-d's routing sidecar takes the service port and runs the P/D protocol.
+            let sidecar = RouterRenderer.sidecar(router, options: options)
+            if options.nativeSidecars { initContainers = [sidecar] } else { containers.append(sidecar) }
+        }
         let podSpec = PodSpec(
-            containers: [container],
+            containers: containers, initContainers: initContainers,
             volumes: [Volume(name: "dshm", emptyDir: EmptyDirVolumeSource(medium: "Memory", sizeLimit: plan.sharedMemory))]
                 + (plan.pod.volumes ?? []),
             nodeSelector: nodeSelector.isEmpty ? nil : nodeSelector,
@@ -104,7 +142,8 @@ public enum Renderer {
             metadata: metadata(pool: pool, tier: tier, owner: owner),
             spec: ServiceSpec(
                 type: "ClusterIP", selector: PoolLabels.selector(pool: poolName, tier: tier),
-                ports: [ServicePort(name: "http", port: servingPort, targetPort: .string(metricsPortName), protocol: "TCP")]))
+                                // The service port: vLLM's, or the routing sidecar's in front of it.
+                ports: [ServicePort(name: "http", port: servingPort, targetPort: .int(Int(servingPort)), protocol: "TCP")]))
     }
 
     /// Ours first, then theirs; a variable of theirs replaces ours of the same name.

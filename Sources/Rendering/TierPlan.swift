@@ -27,11 +27,19 @@ public struct TierPlan: Hashable, Sendable {
     public var sizingSummary: String
     /// The pod settings (pool-wide with the tier's own laid over).
     public var pod: PodOverrides
+    /// The port vLLM listens on: the service port, or ``Renderer/routedVLLMPort`` behind the
+    /// routing sidecar.
+    public var vllmPort: Int32
+    /// NIXL's side-channel port, declared on the container (NixlConnector only).
+    public var sideChannelPort: Int32?
+    /// Set on a decode tier behind llm-d's routing sidecar.
+    public var router: RouterPlan?
 
     public init(tier: TierName, replicas: Int32?, image: String, args: [String], env: [EnvVar] = [],
                 requests: [String: Quantity], limits: [String: Quantity], sharedMemory: Quantity,
                 nodeSelector: [String: String] = [:], tolerations: [Toleration] = [], sizingSummary: String,
-                pod: PodOverrides = PodOverrides()) {
+                pod: PodOverrides = PodOverrides(), vllmPort: Int32 = Renderer.servingPort, sideChannelPort: Int32? = nil,
+                router: RouterPlan? = nil) {
         self.tier = tier
         self.replicas = replicas
         self.image = image
@@ -44,5 +52,8 @@ public struct TierPlan: Hashable, Sendable {
         self.tolerations = tolerations
         self.sizingSummary = sizingSummary
         self.pod = pod
+        self.vllmPort = vllmPort
+        self.sideChannelPort = sideChannelPort
+        self.router = router
     }
 }

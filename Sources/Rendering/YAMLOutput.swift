@@ -7,6 +7,8 @@ public enum YAMLOutput {
     public static func documents(_ objects: [any Encodable]) throws -> String {
         let encoder = YAMLEncoder()
         encoder.options = YAMLEncoder.Options(indent: 2, width: -1, sortKeys: true)
+        // Multi-line strings (the router's config in its ConfigMap) as literal blocks, readable in review.
+        encoder.options.newLineScalarStyle = .literal
         var text = ""
         for object in objects {
             text += "---\n" + (try encoder.encode(AnyEncodable(object)))
@@ -14,9 +16,11 @@ public enum YAMLOutput {
         return text
     }
 
-    /// The children in apply order: Services first, then Deployments.
+    /// The children in apply order: the router's identity and config, Services, Deployments,
+    /// then the GIE pool that points at them.
     public static func children(_ children: RenderedChildren) throws -> String {
-        try documents(children.services + children.deployments)
+        let identity: [any Encodable] = children.serviceAccounts + children.roles + children.roleBindings + children.configMaps
+        return try documents(identity + children.services + children.deployments + children.gatewayPools)
     }
 }
 

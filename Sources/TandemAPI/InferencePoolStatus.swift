@@ -109,4 +109,7 @@ public enum PoolCondition {
     public static let progressing = "Progressing"
     public static let sizingValid = "SizingValid"
     public static let scalingActive = "ScalingActive"
+    /// llm-d's router (endpoint picker and GIE pool) is deployed and ready; absent without a
+    /// `scheduler` block.
+    public static let routerReady = "RouterReady"
 }

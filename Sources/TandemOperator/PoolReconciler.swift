@@ -5,6 +5,7 @@ import KubeCore
 import KubeRuntime
 import Logging
 import Rendering
+import Routing
 import Sizing
 import TandemAPI
 
@@ -21,6 +22,10 @@ import TandemAPI
 /// InferencePools and `patch` their status; `get`/`list`/`watch`/`create`/`patch` Deployments
 /// and `list`/`watch`/`create`/`patch` Services in the pools' namespaces (a server-side apply that
 /// makes an object needs `create` too); `list`/`watch` Pods and Nodes; `create`/`patch` Events.
+/// With a `scheduler` block also the router's objects: `list`/`watch`/`create`/`patch`/`delete`
+/// ConfigMaps, ServiceAccounts, Roles and RoleBindings, `delete` Deployments and Services,
+/// `get`/`create`/`patch`/`delete` GIE InferencePools; and, to grant them to the endpoint
+/// picker's Role, everything that Role allows (``RouterRenderer/endpointPickerRules``).
 public final class PoolReconciler: Sendable {
     /// The field manager of every child and of the status (but the autoscaler's part of it,
     /// written as ``Autoscaler/fieldManager``).
@@ -35,6 +40,7 @@ public final class PoolReconciler: Sendable {
     let catalogs: PoolPlanner
     let autoscaler: Autoscaler?
     let scalingMetrics: ScalingMetrics?
+    let router: RouterStores?
 
     /// The field manager that takes `spec.replicas` over from ``fieldManager`` when a tier's
     /// mode becomes `External`, so the count survives the reconciler letting go of it.
@@ -42,7 +48,7 @@ public final class PoolReconciler: Sendable {
 
     public init(client: KubernetesClient, deployments: Store<Deployment>, services: Store<Service>, nodes: Store<Node>?,
                 pods: Store<Pod>? = nil, recorder: EventRecorder, catalogs: PoolPlanner = PoolPlanner(),
-                autoscaler: Autoscaler? = nil, scalingMetrics: ScalingMetrics? = nil) {
+                autoscaler: Autoscaler? = nil, scalingMetrics: ScalingMetrics? = nil, router: RouterStores? = nil) {
         self.client = client
         self.deployments = deployments
         self.services = services
@@ -52,6 +58,7 @@ public final class PoolReconciler: Sendable {
         self.catalogs = catalogs
         self.autoscaler = autoscaler
         self.scalingMetrics = scalingMetrics
+        self.router = router
     }
 
     public func reconcile(_ pool: InferencePool, _ context: ReconcileContext) async throws -> ReconcileAction {
@@ -64,6 +71,8 @@ public final class PoolReconciler: Sendable {
 
         var plan: PoolPlan?
         var observed: [TierName: Deployment] = [:]
+        var routerState = RouterState.absent
+        var recheckDiscovery = false
         if invalid.isEmpty {
             var planner = catalogs
             planner.nodeLabels = nodes?.list().compactMap { $0.metadata.labels } ?? []
@@ -82,7 +91,34 @@ public final class PoolReconciler: Sendable {
                 }
             }
             let plans = made.plans.map { keepReplicas($0, pool: pool, existing: existing[$0.tier]) }
-            let children = Renderer.render(pool: pool, plans: plans, owner: pool.controllerReference())
+            var options = router?.options ?? RouterOptions()
+            var routed = made.routerPlan
+            if routed != nil, router == nil {
+                routed = nil  // a reconciler without router stores (tests of the tiers alone)
+            }
+            if routed != nil, let router {
+                let version = try await router.discovery.serverVersion()
+                let served = try await router.discovery.serves(GatewayInferencePool.apiResource.apiVersion)
+                options = RouterOptions(serverMajor: version.major, minor: version.minor, gatewayAPIServed: served,
+                                        configAPIVersion: options.configAPIVersion, endpointPickerImage: options.endpointPickerImage,
+                                        routingSidecarImage: options.routingSidecarImage)
+                recheckDiscovery = !served
+            }
+            let children = try Renderer.render(pool: pool, plans: plans, owner: pool.controllerReference(), router: routed, options: options)
+            if let router {
+                for account in children.serviceAccounts {
+                    _ = try await applyIfChanged(account, cached: router.serviceAccounts.get(namespace: namespace, name: account.metadata.name ?? ""), pool: pool, context: context)
+                }
+                for role in children.roles {
+                    _ = try await applyIfChanged(role, cached: router.roles.get(namespace: namespace, name: role.metadata.name ?? ""), pool: pool, context: context)
+                }
+                for binding in children.roleBindings {
+                    _ = try await applyIfChanged(binding, cached: router.roleBindings.get(namespace: namespace, name: binding.metadata.name ?? ""), pool: pool, context: context)
+                }
+                for configMap in children.configMaps {
+                    _ = try await applyIfChanged(configMap, cached: router.configMaps.get(namespace: namespace, name: configMap.metadata.name ?? ""), pool: pool, context: context)
+                }
+            }
             for service in children.services {
                 _ = try await applyIfChanged(service, cached: services.get(namespace: namespace, name: service.metadata.name ?? ""),
                                              pool: pool, context: context)
@@ -94,7 +130,22 @@ public final class PoolReconciler: Sendable {
                 let current = try await applyIfChanged(deployment, cached: cached, pool: pool, context: context)
                 if let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:)) {
                     observed[tier] = current
+                } else if let routed {
+                    routerState = .deployed(endpointPicker: current, gatewayPool: nil,
+                                            threshold: EndpointPickerConfig.forScheduler(routed.scheduler).disaggregationThreshold ?? 0)
                 }
+            }
+            if case .deployed(let picker, _, let threshold) = routerState {
+                var gatewayName: String?
+                for gatewayPool in children.gatewayPools {
+                    let live = try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists(gatewayPool.metadata.name ?? "")
+                    _ = try await applyIfChanged(gatewayPool, cached: live, pool: pool, context: context)
+                    gatewayName = gatewayPool.metadata.name
+                }
+                routerState = .deployed(endpointPicker: picker, gatewayPool: gatewayName, threshold: threshold)
+            } else {
+                if case .failure(let problem)? = made.router { routerState = .refused(problem) }
+                try await removeRouter(pool: pool, context: context)
             }
         }
         // A tier that could not be planned keeps whatever Deployment it had (not rolled out anew).
@@ -125,8 +176,12 @@ public final class PoolReconciler: Sendable {
             }
         }
 
+        if recheckDiscovery, let wait = router?.discovery.absentTTL {
+            // Installing the Gateway API Inference Extension later is noticed without a restart.
+            if case .requeue(let after) = action { action = .requeue(after: min(after, wait)) } else { action = .requeue(after: wait) }
+        }
         var status = PoolStatusBuilder.status(
-            pool: pool, previous: pool.status, invalid: invalid, plan: plan, deployments: observed, now: now)
+            pool: pool, previous: pool.status, invalid: invalid, plan: plan, deployments: observed, router: routerState, now: now)
         if !operated.isEmpty || pool.status?.conditions?[type: PoolCondition.scalingActive] != nil {
             // Between rounds, and for what a round leaves alone, the part this process last wrote.
             autoscaler?.restore(into: &status, pool: pool)
@@ -242,6 +297,43 @@ public final class PoolReconciler: Sendable {
         return applied
     }
 
+    /// Deletes the router objects this pool owns (its `scheduler` block is gone, or its router
+    /// cannot be deployed). Only children whose controller is this pool are touched.
+    func removeRouter(pool: InferencePool, context: ReconcileContext) async throws {
+        guard let router, let uid = pool.metadata.uid else { return }
+        let namespace = pool.metadata.namespace ?? ""
+        let name = ChildNames.router(pool.metadata.name ?? "")
+        func ours<Object: KubernetesObject>(_ object: Object?) -> Bool {
+            object?.metadata.ownerReferences?.contains { $0.uid == uid && $0.controller == true } ?? false
+        }
+        func remove<Object: KubernetesResource>(_ type: Object.Type, _ objectName: String) async throws {
+            do {
+                _ = try await client.resources(type, namespace: namespace).delete(
+                    objectName, options: DeleteOptions(propagationPolicy: .background))
+            } catch let error as APIError where error.code == 404 {
+                return
+            }
+            context.logger.info("deleted \(Object.apiResource.kind) \(objectName)")
+            await recorder.record(pool, type: .normal, reason: "Deleted", action: "Delete",
+                                  note: "deleted \(Object.apiResource.kind) \(objectName): the pool has no router")
+        }
+        let picker = deployments.get(namespace: namespace, name: name)
+        if ours(picker) {
+            // The GIE pool goes first: a Gateway must not keep routing to a picker being removed.
+            if try await router.discovery.serves(GatewayInferencePool.apiResource.apiVersion) {
+                let gatewayName = ChildNames.gatewayPool(pool.metadata.name ?? "")
+                let live = try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists(gatewayName)
+                if ours(live) { try await remove(GatewayInferencePool.self, gatewayName) }
+            }
+            try await remove(Deployment.self, name)
+        }
+        if ours(services.get(namespace: namespace, name: name)) { try await remove(Service.self, name) }
+        if ours(router.configMaps.get(namespace: namespace, name: name)) { try await remove(ConfigMap.self, name) }
+        if ours(router.roleBindings.get(namespace: namespace, name: name)) { try await remove(RoleBinding.self, name) }
+        if ours(router.roles.get(namespace: namespace, name: name)) { try await remove(Role.self, name) }
+        if ours(router.serviceAccounts.get(namespace: namespace, name: name)) { try await remove(ServiceAccount.self, name) }
+    }
+
     /// Warning Events when a problem appears or changes, so a steady state records nothing.
     func recordTransitions(pool: InferencePool, old: InferencePoolStatus?, new: InferencePoolStatus, plan: PoolPlan?) async {
         let before = old?.conditions?[type: PoolCondition.sizingValid]
@@ -258,5 +350,26 @@ public final class PoolReconciler: Sendable {
         if after.status == .true, before?.status == .false {
             await recorder.record(pool, type: .normal, reason: "SizingValid", action: "Sizing", note: after.message)
         }
+    }
+}
+
+/// The informer caches and settings of pools' routers.
+public struct RouterStores: Sendable {
+    public var configMaps: Store<ConfigMap>
+    public var serviceAccounts: Store<ServiceAccount>
+    public var roles: Store<Role>
+    public var roleBindings: Store<RoleBinding>
+    public var discovery: APIDiscovery
+    /// Images and the config's apiVersion; the rest is discovered per reconcile.
+    public var options: RouterOptions
+
+    public init(configMaps: Store<ConfigMap>, serviceAccounts: Store<ServiceAccount>, roles: Store<Role>,
+                roleBindings: Store<RoleBinding>, discovery: APIDiscovery, options: RouterOptions) {
+        self.configMaps = configMaps
+        self.serviceAccounts = serviceAccounts
+        self.roles = roles
+        self.roleBindings = roleBindings
+        self.discovery = discovery
+        self.options = options
     }
 }

@@ -4,6 +4,17 @@ import Rendering
 import Sizing
 import TandemAPI
 
+/// What the reconciler found of a pool's router, for the `RouterReady` condition.
+public enum RouterState: Sendable {
+    /// No `scheduler` block: no router, no condition.
+    case absent
+    /// The block asks for a router Tandem cannot deploy.
+    case refused(TierProblem)
+    /// Deployed: the endpoint picker's Deployment as last seen, and the GIE pool's name, `nil`
+    /// when the cluster does not serve the Gateway API Inference Extension.
+    case deployed(endpointPicker: Deployment?, gatewayPool: String?, threshold: Int)
+}
+
 /// Computes a pool's status from its plan and its Deployments. Pure.
 public enum PoolStatusBuilder {
     /// The status the pool should have now.
@@ -14,7 +25,7 @@ public enum PoolStatusBuilder {
     ///   - deployments: the tiers' Deployments as last seen (cache or apply answer).
     public static func status(
         pool: InferencePool, previous: InferencePoolStatus?, invalid: [FieldError], plan: PoolPlan?,
-        deployments: [TierName: Deployment], now: KubeTime
+        deployments: [TierName: Deployment], router: RouterState = .absent, now: KubeTime
     ) -> InferencePoolStatus {
         let generation = pool.metadata.generation
         var status = InferencePoolStatus(observedGeneration: generation)
@@ -30,6 +41,9 @@ public enum PoolStatusBuilder {
             set(PoolCondition.sizingValid, .false, "InvalidSpec", message)
             set(PoolCondition.ready, .false, "InvalidSpec", "the spec is invalid: \(message)")
             set(PoolCondition.progressing, .false, "InvalidSpec", "nothing is rolled out until the spec is fixed")
+            if conditions[type: PoolCondition.routerReady] != nil {
+                set(PoolCondition.routerReady, .false, "InvalidSpec", "nothing is rolled out until the spec is fixed")
+            }
             status.conditions = conditions
             status.prefill = previous?.prefill
             status.decode = previous?.decode
@@ -110,6 +124,24 @@ public enum PoolStatusBuilder {
                 set(PoolCondition.progressing, .true, "RollingOut", "replicas are being created or updated")
             } else {
                 set(PoolCondition.progressing, .false, "RolledOut", "every tier runs its desired replicas")
+            }
+        }
+        switch router {
+        case .absent:
+            conditions.removeAll { $0.type == PoolCondition.routerReady }
+        case .refused(let problem):
+            set(PoolCondition.routerReady, .false, problem.reason, problem.message)
+        case .deployed(let picker, let gatewayPool, let threshold):
+            let name = picker?.metadata.name ?? ChildNames.router(poolName)
+            let ready = picker?.status?.readyReplicas ?? 0
+            if gatewayPool == nil {
+                set(PoolCondition.routerReady, .false, "InferenceExtensionNotInstalled",
+                    "the cluster does not serve inference.networking.k8s.io/v1: install the Gateway API Inference Extension's CRDs so a Gateway can route to this pool; the endpoint picker \(name) and the tiers are deployed")
+            } else if ready < 1 {
+                set(PoolCondition.routerReady, .false, "EndpointPickerNotReady", "endpoint picker \(name): 0/1 ready")
+            } else {
+                set(PoolCondition.routerReady, .true, "Routing",
+                    "endpoint picker \(name) ready; InferencePool.inference.networking.k8s.io \(gatewayPool ?? "") selects the pool's pods on port \(Renderer.servingPort); prompts with ≥ \(threshold) uncached tokens are prefilled on the prefill tier")
             }
         }
         status.conditions = conditions

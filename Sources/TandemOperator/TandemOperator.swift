@@ -4,6 +4,7 @@ import KubeCore
 import KubeRuntime
 import Logging
 import Rendering
+import Routing
 import TandemAPI
 
 /// How `tandem operator` runs.
@@ -17,11 +18,13 @@ public struct OperatorOptions: Sendable {
     public var identity: String
     public var workers: Int
     public var resyncPeriod: Duration
+    /// The router's images and config apiVersion (the rest is discovered).
+    public var router: RouterOptions
 
     public init(namespaces: [String] = [], leaderElection: Bool = true, leaseNamespace: String = "default",
                 leaseName: String = "tandem-operator",
                 identity: String = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())",
-                workers: Int = 2, resyncPeriod: Duration = .seconds(3600)) {
+                workers: Int = 2, resyncPeriod: Duration = .seconds(3600), router: RouterOptions = RouterOptions()) {
         self.namespaces = namespaces
         self.leaderElection = leaderElection
         self.leaseNamespace = leaseNamespace
@@ -29,12 +32,13 @@ public struct OperatorOptions: Sendable {
         self.identity = identity
         self.workers = workers
         self.resyncPeriod = resyncPeriod
+        self.router = router
     }
 }
 
 /// Assembles Tandem's controllers on KubeRuntime: one InferencePool controller per watched
-/// namespace (or one for all), owning Deployments and Services, watching Nodes for accelerator
-/// inference.
+/// namespace (or one for all), owning Deployments, Services and the router's ConfigMaps,
+/// ServiceAccounts, Roles and RoleBindings, watching Nodes for accelerator inference.
 public enum TandemOperator {
     /// The name Events are reported under.
     public static let reportingController = "tandem.x-k8s.io/operator"
@@ -47,6 +51,7 @@ public enum TandemOperator {
         let scopes: [String?] = options.namespaces.isEmpty ? [nil] : options.namespaces.map { Optional($0) }
         var registrations: [any RuntimeController] = []
         let managed = ListOptions(labelSelector: "\(PoolLabels.managedBy)=tandem")
+        let discovery = APIDiscovery(client: client)
         for scope in scopes {
             let name = scope.map { "inferencepool-\($0)" } ?? "inferencepool"
             let controller = Controller(
@@ -67,9 +72,16 @@ public enum TandemOperator {
                     return [ObjectKey(namespace: pod.metadata.namespace, name: pool)]
                 }
             }
+            let router = RouterStores(
+                configMaps: controller.owns(client.resources(ConfigMap.self, namespace: scope), listOptions: managed),
+                serviceAccounts: controller.owns(client.resources(ServiceAccount.self, namespace: scope), listOptions: managed),
+                roles: controller.owns(client.resources(Role.self, namespace: scope), listOptions: managed),
+                roleBindings: controller.owns(client.resources(RoleBinding.self, namespace: scope), listOptions: managed),
+                discovery: discovery, options: options.router)
             let reconciler = PoolReconciler(client: client, deployments: deployments, services: services, nodes: nodes,
                                             pods: pods, recorder: recorder, autoscaler: autoscaler,
-                                            scalingMetrics: autoscaler.map { _ in ScalingMetrics(registry: metrics.registry) })
+                                            scalingMetrics: autoscaler.map { _ in ScalingMetrics(registry: metrics.registry) },
+                                            router: router)
             registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile))
         }
         let elector = options.leaderElection

@@ -3,6 +3,8 @@ import Foundation
 import KubeClient
 import KubeRuntime
 import Logging
+import Rendering
+import Routing
 import ServiceLifecycle
 import TandemOperator
 
@@ -47,6 +49,15 @@ struct Operator: AsyncParsableCommand {
     @Option(help: "Read the model servers' metrics from this Prometheus server (e.g. http://prometheus.monitoring:9090) instead of scraping each pod; see docs/prometheus-source.md for the labels it needs.")
     var prometheusURL: String?
 
+    @Option(help: "apiVersion of the EndpointPickerConfig written for pools with a scheduler block (the router's releases read \(EndpointPickerConfig.knownAPIVersions.joined(separator: ", "))).")
+    var eppConfigApiVersion: String = EndpointPickerConfig.defaultAPIVersion
+
+    @Option(help: "llm-d endpoint picker image for pools with a scheduler block.")
+    var eppImage: String = RouterOptions.defaultEndpointPickerImage
+
+    @Option(help: "llm-d routing sidecar image for the decode pods of pools with a scheduler block.")
+    var routingSidecarImage: String = RouterOptions.defaultRoutingSidecarImage
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -72,7 +83,9 @@ struct Operator: AsyncParsableCommand {
         let health = HealthServer(metrics: metrics)
         let options = OperatorOptions(
             namespaces: namespaces, leaderElection: leaderElect,
-            leaseNamespace: leaderElectionNamespace ?? configuration.namespace, workers: workers)
+            leaseNamespace: leaderElectionNamespace ?? configuration.namespace, workers: workers,
+            router: RouterOptions(configAPIVersion: eppConfigApiVersion, endpointPickerImage: eppImage,
+                                  routingSidecarImage: routingSidecarImage))
         guard autoscalerInterval > 0, autoscalerStatusInterval >= 0, autoscalerAveragingWindow >= 0, scrapeTimeout > 0 else {
             throw ValidationError(
                 "--autoscaler-interval and --scrape-timeout must be > 0, --autoscaler-status-interval and --autoscaler-averaging-window ≥ 0")

@@ -19,7 +19,7 @@ func render(_ file: String, accelerator: String? = nil) throws -> (yaml: String,
         if let accelerator, pool.spec?.accelerator == nil { pool.spec?.accelerator = accelerator }
         let plan = PoolPlanner().plan(pool)
         problems += plan.problems.map { "\($0.tier.rawValue): \($0.reason)" } + plan.warnings.map { "\($0.tier.rawValue): \($0.reason)" }
-        output += try YAMLOutput.children(Renderer.render(pool: pool, plans: plan.plans, owner: nil))
+        output += try YAMLOutput.children(Renderer.render(pool: pool, plans: plan.plans, owner: nil, router: plan.routerPlan))
     }
     return (output, problems)
 }
@@ -107,7 +107,7 @@ struct RenderingRuleTests {
                                 serviceAccountName: "serving", podAnnotations: ["a": "b"], podLabels: ["team": "ml"])
         spec.decodeConfig = TierConfig(resources: ["memory": "100Gi"], pod: PodOverrides(nodeSelector: ["zone": "b"]))
         let pool = pool(spec: spec)
-        let children = Renderer.render(pool: pool, plans: PoolPlanner().plan(pool).plans, owner: nil)
+        let children = try Renderer.render(pool: pool, plans: PoolPlanner().plan(pool).plans, owner: nil)
         let decode = try #require(children.deployments.first { $0.metadata.name == "p-decode" })
         let podSpec = try #require(decode.spec?.template?.spec)
         let container = try #require(podSpec.containers?.first)
