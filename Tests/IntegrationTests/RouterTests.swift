@@ -52,95 +52,26 @@ func completion(_ http: HTTPClient, _ base: String, prompt: String, maxTokens: I
     return (response.status.code, body)
 }
 
-/// The llm-d objects Tandem renders for a pool with a scheduler block, as the contract of the
-/// router feature describes them (names, labels, args, ports), built by hand for the tests.
+/// A pool with a scheduler block, created as a Tandem InferencePool for the operator to render
+/// llm-d's router for (endpoint picker, GIE InferencePool, routing sidecars).
 struct RouterFixture {
     let namespace: String
     let pool: String
     let scheduler: SchedulerSpec
     let prefillReplicas: Int32
     let decodeReplicas: Int32
-    static let h200 = AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200")!
     static let model = "meta-llama/Llama-3.1-8B-Instruct"
 
-    var common: [String: String] {
-        ["app.kubernetes.io/managed-by": "tandem", "app.kubernetes.io/name": "tandem", "app.kubernetes.io/instance": pool]
+    /// 8B on one H200 per replica, with a modest KV cache and context (2,600-token prompts fit).
+    func tier(_ replicas: Int32) -> TierConfig {
+        TierConfig(replicas: replicas, vllmArgs: ["--gpu-memory-utilization=0.3", "--max-model-len=8192"])
     }
 
-    func tierLabels(_ role: String) -> [String: String] {
-        common.merging(["inference.x-k8s.io/pool": pool, "inference.x-k8s.io/role": role, "llm-d.ai/role": role,
-                        "app.kubernetes.io/component": role]) { $1 }
-    }
-
-    var pickerLabels: [String: String] {
-        common.merging(["app.kubernetes.io/component": EndpointPickerPod.component, EndpointPickerPod.poolLabel: pool]) { $1 }
-    }
-
-    func gpu() -> ResourceRequirements {
-        ResourceRequirements(limits: [Self.h200.resourceName: 1], requests: [Self.h200.resourceName: 1])
-    }
-
-    func vllm(port: Int32, role: String) -> Container {
-        Container(
-            name: "vllm", image: "vllm/vllm-openai:v0.12.0",
-            args: ["--model=\(Self.model)", "--served-model-name=\(Self.model)", "--port=\(port)",
-                   #"--kv-transfer-config={"kv_connector":"NixlConnector","kv_role":"\#(role == "prefill" ? "kv_producer" : "kv_consumer")"}"#,
-                   "--gpu-memory-utilization=0.3", "--max-model-len=8192"],
-            ports: [ContainerPort(name: "metrics", containerPort: port), ContainerPort(name: "nixl", containerPort: 5600)],
-            resources: gpu())
-    }
-
-    func podSpec(_ containers: [Container]) -> PodSpec {
-        let label = Self.h200.nodeLabels.first!
-        return PodSpec(containers: containers, nodeSelector: [label.key: label.value],
-                       tolerations: [Toleration(key: Self.h200.resourceName, operator: "Exists", effect: "NoSchedule")],
-                       terminationGracePeriodSeconds: 1)
-    }
-
-    func deployment(_ name: String, replicas: Int32, labels: [String: String], selector: [String: String], spec: PodSpec) -> Deployment {
-        Deployment(
-            metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
-            spec: DeploymentSpec(replicas: replicas, selector: LabelSelector(matchLabels: selector),
-                                 template: PodTemplateSpec(metadata: ObjectMeta(labels: labels), spec: spec)))
-    }
-
-    /// Creates the ConfigMap, the GIE InferencePool, the EPP Deployment and both tiers.
     func create(_ client: KubernetesClient) async throws {
-        let config = try EndpointPickerConfig.forScheduler(scheduler).yaml()
-        _ = try await client.resources(ConfigMap.self, namespace: namespace).create(
-            ConfigMap(metadata: ObjectMeta(name: "\(pool)-epp", labels: pickerLabels), data: ["epp-config.yaml": config]))
-        let gie = DynamicObject(
-            apiVersion: "inference.networking.k8s.io/v1", kind: "InferencePool", metadata: ObjectMeta(name: pool, labels: pickerLabels),
-            fields: ["spec": [
-                "selector": ["matchLabels": ["inference.x-k8s.io/pool": .string(pool)]],
-                "targetPorts": [["number": 8000]],
-                "endpointPickerRef": ["kind": "Service", "name": .string("\(pool)-epp"), "port": ["number": 9002], "failureMode": "FailClose"],
-            ]])
-        _ = try await client.dynamic(EmulatedEndpointPicker.inferencePoolResource(group: "inference.networking.k8s.io"), namespace: namespace).create(gie)
-        let epp = Container(
-            name: "epp", image: "ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.9.0",
-            args: ["--pool-name", pool, "--pool-namespace", namespace, "--pool-group", "inference.networking.k8s.io",
-                   "--config-file", "/etc/epp/epp-config.yaml", "--grpc-port", "9002", "--grpc-health-port", "9003", "--metrics-port", "9090"],
-            ports: [ContainerPort(name: "grpc", containerPort: 9002), ContainerPort(name: "grpc-health", containerPort: 9003),
-                    ContainerPort(name: "metrics", containerPort: 9090)],
-            volumeMounts: [VolumeMount(name: "epp-config", mountPath: "/etc/epp")])
-        var pickerSpec = PodSpec(containers: [epp], terminationGracePeriodSeconds: 1)
-        pickerSpec.volumes = [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: "\(pool)-epp"))]
-        let deployments = client.resources(Deployment.self, namespace: namespace)
-        _ = try await deployments.create(deployment("\(pool)-epp", replicas: 1, labels: pickerLabels,
-                                                    selector: [EndpointPickerPod.poolLabel: pool], spec: pickerSpec))
-        _ = try await deployments.create(deployment(
-            "\(pool)-prefill", replicas: prefillReplicas, labels: tierLabels("prefill"),
-            selector: ["inference.x-k8s.io/pool": pool, "inference.x-k8s.io/role": "prefill"],
-            spec: podSpec([vllm(port: 8000, role: "prefill")])))
-        let sidecar = Container(
-            name: "routing-sidecar", image: "ghcr.io/llm-d/llm-d-routing-sidecar:v0.4.0",
-            args: ["--port=8000", "--vllm-port=8200", "--connector=nixlv2"],
-            ports: [ContainerPort(name: "http", containerPort: 8000)])
-        _ = try await deployments.create(deployment(
-            "\(pool)-decode", replicas: decodeReplicas, labels: tierLabels("decode"),
-            selector: ["inference.x-k8s.io/pool": pool, "inference.x-k8s.io/role": "decode"],
-            spec: podSpec([vllm(port: 8200, role: "decode"), sidecar])))
+        _ = try await client.resources(InferencePool.self, namespace: namespace).create(InferencePool(
+            metadata: ObjectMeta(name: pool),
+            spec: InferencePoolSpec(model: Self.model, accelerator: "nvidia-h200", prefillConfig: tier(prefillReplicas),
+                                    decodeConfig: tier(decodeReplicas), scheduler: scheduler)))
     }
 }
 
@@ -251,105 +182,125 @@ struct RouterTests {
     @Test func routesByTheRenderedConfig() async throws {
         let cluster = try await RouterCluster.shared.get()
         let id = UUID().uuidString.prefix(6).lowercased()
-        let nodes = [EmulatedNode.cpu(name: "router-cpu-\(id)"),
-                     EmulatedNode(name: "router-h200-\(id)", accelerator: RouterFixture.h200, devices: 8)]
+        let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
+        let nodes = [EmulatedNode.cpu(name: "router-cpu-\(id)"), EmulatedNode(name: "router-h200-\(id)", accelerator: h200, devices: 8)]
         try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(200))) { _, admin, http in
             try await cluster.withNamespace("router") { client, namespace in
-                // Two pools at once: cache-aware (A) and load-balancing (B), threshold 100.
-                let sticky = RouterFixture(
-                    namespace: namespace, pool: "sticky",
-                    scheduler: SchedulerSpec(enableCacheAwareRouting: true, enableLoadBalancing: false, disaggregationThreshold: 100),
-                    prefillReplicas: 2, decodeReplicas: 1)
-                let spread = RouterFixture(
-                    namespace: namespace, pool: "spread",
-                    scheduler: SchedulerSpec(enableCacheAwareRouting: false, enableLoadBalancing: true, disaggregationThreshold: 100),
-                    prefillReplicas: 2, decodeReplicas: 1)
-                try await sticky.create(client)
-                try await spread.create(client)
-                let a = try await RoutedPool.wait(client, sticky, http: http)
-                let b = try await RoutedPool.wait(client, spread, http: http)
+                let running = try RunningOperator(cluster: cluster, namespace: namespace)
+                do {
+                    // Two pools at once: cache-aware (A) and load-balancing (B), threshold 100.
+                    let sticky = RouterFixture(
+                        namespace: namespace, pool: "sticky",
+                        scheduler: SchedulerSpec(enableCacheAwareRouting: true, enableLoadBalancing: false, disaggregationThreshold: 100),
+                        prefillReplicas: 2, decodeReplicas: 1)
+                    let spread = RouterFixture(
+                        namespace: namespace, pool: "spread",
+                        scheduler: SchedulerSpec(enableCacheAwareRouting: false, enableLoadBalancing: true, disaggregationThreshold: 100),
+                        prefillReplicas: 2, decodeReplicas: 1)
+                    try await sticky.create(client)
+                    try await spread.create(client)
+                    let a = try await RoutedPool.wait(client, sticky, http: http)
+                    let b = try await RoutedPool.wait(client, spread, http: http)
 
-                func prefillTotal(_ pool: RoutedPool) async throws -> Double {
-                    try await pool.prefillCounters(http).values.reduce(0, +)
-                }
-                // 5 tokens: decode alone, no prefill pod touched.
-                var before = try await a.prefillCounters(http)
-                var decodeBefore = try await a.decodeCounter(http, Self.prompt)
-                var answer = try await completion(http, a.gateway, prompt: wordPrompt(5, "five"))
-                #expect(answer.status == 200, "\(answer.body)")
-                #expect(try await a.prefillCounters(http) == before, "a 5-token prompt touched a prefill pod")
-                #expect(try await a.decodeCounter(http, Self.prompt) == decodeBefore + 5)
-
-                // 2,600 tokens: prefilled on one prefill pod; decode computes less than the prompt.
-                let computedBefore = try await a.decodeCounter(http, Self.computed)
-                decodeBefore = try await a.decodeCounter(http, Self.prompt)
-                answer = try await completion(http, a.gateway, prompt: wordPrompt(2600, "long"), maxTokens: 4, stream: true)
-                #expect(answer.status == 200 && answer.body.hasSuffix("data: [DONE]\n\n"), "\(answer.body.suffix(300))")
-                var after = try await a.prefillCounters(http)
-                let rises = after.map { $0.value - (before[$0.key] ?? 0) }.sorted()
-                #expect(rises == [0, 2600], "one prefill pod computed the 2,600-token prompt: \(rises)")
-                let decodeComputed = try await a.decodeCounter(http, Self.computed) - computedBefore
-                #expect(decodeComputed < 2600 && decodeComputed == 1, "decode computed \(decodeComputed) of 2,600 prompt tokens")
-                #expect(try await a.decodeCounter(http, Self.prompt) == decodeBefore + 2600, "vLLM 0.12 counts the whole prompt on decode too")
-
-                // The boundary: exactly 100 uncached tokens disaggregates, 99 does not.
-                before = after
-                _ = try await completion(http, a.gateway, prompt: wordPrompt(100, "hundred"))
-                after = try await a.prefillCounters(http)
-                #expect(try await prefillTotal(a) - before.values.reduce(0, +) == 100, "100 tokens went to prefill")
-                _ = try await completion(http, a.gateway, prompt: wordPrompt(99, "ninetynine"))
-                #expect(try await a.prefillCounters(http) == after, "99 tokens stayed on decode")
-                #expect(try await a.decisions(http, "disaggregated") == 2)
-                #expect(try await a.decisions(http, "decode_only") == 2)
-
-                // Cache-aware: a shared 800-token prefix with 150-token suffixes (still ≥ 100
-                // uncached on decode) sticks to one prefill pod.
-                let prefix = wordPrompt(800, "doc")
-                before = try await a.prefillCounters(http)
-                for index in 0..<6 {
-                    let sent = try await completion(http, a.gateway, prompt: prefix + " " + wordPrompt(150, "q\(index)-"))
-                    #expect(sent.status == 200, "\(sent.body)")
-                }
-                after = try await a.prefillCounters(http)
-                let sharedRises = after.map { $0.value - (before[$0.key] ?? 0) }.sorted()
-                #expect(sharedRises == [0, 6 * 950], "every request sharing the prefix went to one prefill pod: \(sharedRises)")
-
-                // Load balancing, no prefix scorer: the same requests, concurrently, spread.
-                before = try await b.prefillCounters(http)
-                try await withThrowingTaskGroup(of: UInt.self) { group in
-                    for index in 0..<16 {
-                        group.addTask {
-                            try await completion(http, b.gateway, prompt: prefix + " " + wordPrompt(150, "q\(index)-"), stream: true).status
-                        }
+                    func prefillTotal(_ pool: RoutedPool) async throws -> Double {
+                        try await pool.prefillCounters(http).values.reduce(0, +)
                     }
-                    for try await status in group { #expect(status == 200) }
-                }
-                after = try await b.prefillCounters(http)
-                let spreadRises = after.map { $0.value - (before[$0.key] ?? 0) }
-                #expect(spreadRises.reduce(0, +) == 16 * 950, "every request was disaggregated: \(spreadRises)")
-                #expect(spreadRises.filter { $0 > 0 }.count > 1, "load balancing spread the requests: \(spreadRises)")
+                    // 5 tokens: decode alone, no prefill pod touched.
+                    var before = try await a.prefillCounters(http)
+                    var decodeBefore = try await a.decodeCounter(http, Self.prompt)
+                    var answer = try await completion(http, a.gateway, prompt: wordPrompt(5, "five"))
+                    #expect(answer.status == 200, "\(answer.body)")
+                    #expect(try await a.prefillCounters(http) == before, "a 5-token prompt touched a prefill pod")
+                    #expect(try await a.decodeCounter(http, Self.prompt) == decodeBefore + 5)
 
-                // A config the router refuses: the EPP does not start, and says why.
-                var broken = EndpointPickerConfig.forScheduler(SchedulerSpec())
-                broken.schedulingProfiles[0].plugins.removeLast()
-                _ = try await client.resources(ConfigMap.self, namespace: namespace).create(
-                    ConfigMap(metadata: ObjectMeta(name: "broken-epp"), data: ["epp-config.yaml": try broken.yaml()]))
-                var pod = Pod(metadata: ObjectMeta(name: "broken-epp-0", namespace: namespace))
-                pod.spec = PodSpec(containers: [Container(
-                    name: "epp", args: ["--pool-name", "sticky", "--config-file", "/etc/epp/epp-config.yaml"],
-                    volumeMounts: [VolumeMount(name: "epp-config", mountPath: "/etc/epp")])])
-                pod.spec?.volumes = [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: "broken-epp"))]
-                let refused = try cluster.adminClient()
-                await #expect { _ = try await EmulatedEndpointPicker.start(pod: pod, address: "127.1.0.95", client: refused) }
-                    throws: { "\($0)".contains("is refused") && "\($0)".contains("has 0 pickers") }
-                // A GIE pool that is not there: the start gives up after its timeout, naming it.
-                pod.spec?.containers?[0].args = ["--pool-name", "absent", "--config-file", "/etc/epp/epp-config.yaml"]
-                pod.spec?.volumes = [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: "sticky-epp"))]
-                await #expect {
-                    _ = try await EmulatedEndpointPicker.start(pod: pod, address: "127.1.0.95", client: refused,
-                                                               options: EndpointPickerOptions(startTimeout: .milliseconds(500)))
-                } throws: { "\($0)".contains("gave up waiting for InferencePool \(namespace)/absent") }
-                try await refused.shutdown()
+                    // 2,600 tokens: prefilled on one prefill pod; decode computes less than the prompt.
+                    let computedBefore = try await a.decodeCounter(http, Self.computed)
+                    decodeBefore = try await a.decodeCounter(http, Self.prompt)
+                    answer = try await completion(http, a.gateway, prompt: wordPrompt(2600, "long"), maxTokens: 4, stream: true)
+                    #expect(answer.status == 200 && answer.body.hasSuffix("data: [DONE]\n\n"), "\(answer.body.suffix(300))")
+                    var after = try await a.prefillCounters(http)
+                    let rises = after.map { $0.value - (before[$0.key] ?? 0) }.sorted()
+                    #expect(rises == [0, 2600], "one prefill pod computed the 2,600-token prompt: \(rises)")
+                    let decodeComputed = try await a.decodeCounter(http, Self.computed) - computedBefore
+                    #expect(decodeComputed < 2600 && decodeComputed == 1, "decode computed \(decodeComputed) of 2,600 prompt tokens")
+                    #expect(try await a.decodeCounter(http, Self.prompt) == decodeBefore + 2600, "vLLM 0.12 counts the whole prompt on decode too")
+
+                    // The boundary: exactly 100 uncached tokens disaggregates, 99 does not.
+                    before = after
+                    _ = try await completion(http, a.gateway, prompt: wordPrompt(100, "hundred"))
+                    after = try await a.prefillCounters(http)
+                    #expect(try await prefillTotal(a) - before.values.reduce(0, +) == 100, "100 tokens went to prefill")
+                    _ = try await completion(http, a.gateway, prompt: wordPrompt(99, "ninetynine"))
+                    #expect(try await a.prefillCounters(http) == after, "99 tokens stayed on decode")
+                    #expect(try await a.decisions(http, "disaggregated") == 2)
+                    #expect(try await a.decisions(http, "decode_only") == 2)
+
+                    // Cache-aware: a shared 800-token prefix with 150-token suffixes (still ≥ 100
+                    // uncached on decode) sticks to one prefill pod.
+                    let prefix = wordPrompt(800, "doc")
+                    before = try await a.prefillCounters(http)
+                    for index in 0..<6 {
+                        let sent = try await completion(http, a.gateway, prompt: prefix + " " + wordPrompt(150, "q\(index)-"))
+                        #expect(sent.status == 200, "\(sent.body)")
+                    }
+                    after = try await a.prefillCounters(http)
+                    let sharedRises = after.map { $0.value - (before[$0.key] ?? 0) }.sorted()
+                    #expect(sharedRises == [0, 6 * 950], "every request sharing the prefix went to one prefill pod: \(sharedRises)")
+
+                    // Load balancing, no prefix scorer: the same requests, concurrently, spread.
+                    before = try await b.prefillCounters(http)
+                    try await withThrowingTaskGroup(of: UInt.self) { group in
+                        for index in 0..<16 {
+                            group.addTask {
+                                try await completion(http, b.gateway, prompt: prefix + " " + wordPrompt(150, "q\(index)-"), stream: true).status
+                            }
+                        }
+                        for try await status in group { #expect(status == 200) }
+                    }
+                    after = try await b.prefillCounters(http)
+                    let spreadRises = after.map { $0.value - (before[$0.key] ?? 0) }
+                    #expect(spreadRises.reduce(0, +) == 16 * 950, "every request was disaggregated: \(spreadRises)")
+                    #expect(spreadRises.filter { $0 > 0 }.count > 1, "load balancing spread the requests: \(spreadRises)")
+
+                    // `tandem load --pool` finds the pool's endpoint picker and sends through it.
+                    let decided = try await a.decisions(http, "disaggregated")
+                    let load = try await Script.exec([
+                        Script.projectRoot + "/.build/debug/tandem", "load", "--pool", "sticky", "--namespace", namespace,
+                        "--kubeconfig", cluster.kubeconfigPath, "--rate", "10", "--duration", "1", "--prompt-tokens", "300",
+                        "--output-tokens", "2"])
+                    #expect(load.status == 0, "\(load.output)")
+                    #expect(load.output.contains("to 1 server(s): \(a.gateway)"), "\(load.output)")
+                    #expect(load.output.contains(" 0 failed"), "\(load.output)")
+                    let sent = Double(load.output.split(separator: "\n").first { $0.hasPrefix("sending ") }?.split(separator: " ")[1] ?? "") ?? -1
+                    let decidedAfter = try await a.decisions(http, "disaggregated")
+                    #expect(sent > 0 && decidedAfter == decided + sent, "every 300-token request was disaggregated")
+
+                    // A config the router refuses: the EPP does not start, and says why.
+                    var broken = EndpointPickerConfig.forScheduler(SchedulerSpec())
+                    broken.schedulingProfiles[0].plugins.removeLast()
+                    _ = try await client.resources(ConfigMap.self, namespace: namespace).create(
+                        ConfigMap(metadata: ObjectMeta(name: "broken-epp"), data: ["epp-config.yaml": try broken.yaml()]))
+                    var pod = Pod(metadata: ObjectMeta(name: "broken-epp-0", namespace: namespace))
+                    pod.spec = PodSpec(containers: [Container(
+                        name: "epp", args: ["--pool-name", "sticky", "--config-file", "/etc/epp/epp-config.yaml"],
+                        volumeMounts: [VolumeMount(name: "epp-config", mountPath: "/etc/epp")])])
+                    pod.spec?.volumes = [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: "broken-epp"))]
+                    let refused = try cluster.adminClient()
+                    await #expect { _ = try await EmulatedEndpointPicker.start(pod: pod, address: "127.1.0.95", client: refused) }
+                        throws: { "\($0)".contains("is refused") && "\($0)".contains("has 0 pickers") }
+                    // A GIE pool that is not there: the start gives up after its timeout, naming it.
+                    pod.spec?.containers?[0].args = ["--pool-name", "absent", "--config-file", "/etc/epp/epp-config.yaml"]
+                    pod.spec?.volumes = [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: "sticky-epp"))]
+                    await #expect {
+                        _ = try await EmulatedEndpointPicker.start(pod: pod, address: "127.1.0.95", client: refused,
+                                                                   options: EndpointPickerOptions(startTimeout: .milliseconds(500)))
+                    } throws: { "\($0)".contains("gave up waiting for InferencePool \(namespace)/absent") }
+                    try await refused.shutdown()
+                } catch {
+                    try? await running.stop()
+                    throw error
+                }
+                try await running.stop()
             }
             for node in nodes { _ = try? await admin.resources(Node.self).delete(node.name) }
         }
