@@ -1,3 +1,4 @@
+import Foundation
 import KubeCore
 
 /// One model-server pod the router may send a request to, with what its last scrape said.
@@ -226,14 +227,6 @@ public struct EndpointPicker: Sendable {
     }
 
     static func format(_ score: Double) -> String {
-        let hundredths = (score * 100).rounded()
-        return "\(Int(hundredths) / 100).\(String(format2: Int(hundredths) % 100))"
-    }
-}
-
-extension String {
-    /// Two digits, zero-padded.
-    fileprivate init(format2 value: Int) {
-        self = value < 10 ? "0\(value)" : "\(value)"
+        String(format: "%.2f", score)
     }
 }

@@ -184,7 +184,10 @@ struct RouterTests {
         let id = UUID().uuidString.prefix(6).lowercased()
         let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
         let nodes = [EmulatedNode.cpu(name: "router-cpu-\(id)"), EmulatedNode(name: "router-h200-\(id)", accelerator: h200, devices: 8)]
-        try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(200))) { _, admin, http in
+        // Scrapes every 200 ms, not llm-d's 50: nothing here needs fresher load, and the e2e phase
+        // shares two cores with the timing-sensitive autoscaling scenarios.
+        let router = EndpointPickerOptions(metricsRefresh: .milliseconds(200))
+        try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(200)), router: router) { _, admin, http in
             try await cluster.withNamespace("router") { client, namespace in
                 let running = try RunningOperator(cluster: cluster, namespace: namespace)
                 do {

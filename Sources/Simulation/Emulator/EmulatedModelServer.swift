@@ -172,14 +172,17 @@ struct PodContainers: ModelServerHandle {
     let server: EmulatedModelServer
     let sidecar: EmulatedRoutingSidecar
 
+    /// Both containers get the signal at once, as the kubelet sends it.
     func stop() async {
-        await sidecar.stop()
-        await server.stop()
+        async let front: Void = sidecar.stop()
+        async let back: Void = server.stop()
+        _ = await (front, back)
     }
 
     func stop(grace: Duration) async {
-        await sidecar.stop()
-        await server.stop(grace: grace)
+        async let front: Void = sidecar.stop(grace: grace)
+        async let back: Void = server.stop(grace: grace)
+        _ = await (front, back)
     }
 
     func setMetricsFault(_ fault: MetricsFault) {

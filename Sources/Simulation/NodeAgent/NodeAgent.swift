@@ -63,9 +63,10 @@ public struct StartupDelay: Sendable {
 /// Lease and status heartbeats), and for every model-server or endpoint-picker pod the real
 /// scheduler binds to them starts its emulation (vLLM, with llm-d's routing sidecar when the pod
 /// has one; llm-d's endpoint picker) on a loopback address of its own and reports the pod Running
-/// and Ready with that IP once everything the pod runs listens. A deleted pod's server stops after its grace period (capped), and the pod object is
-/// then removed, as a kubelet does. Pods that are not model servers are left alone. A pod's
-/// ``MetricsFault/annotation`` is passed to its server whenever it changes.
+/// and Ready with that IP once everything the pod runs listens. A deleted pod's server stops
+/// after its grace period (capped), and the pod object is then removed, as a kubelet does. Other
+/// pods are left alone. A pod's ``MetricsFault/annotation`` is passed to its server whenever it
+/// changes.
 ///
 /// RBAC (as a kubelet): nodes (create, get, patch, patch status), leases in `kube-node-lease`,
 /// pods (list, watch, patch status, delete).

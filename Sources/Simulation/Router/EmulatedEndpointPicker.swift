@@ -49,11 +49,11 @@ public struct EndpointPickerOptions: Sendable {
 public final class EmulatedEndpointPicker: ModelServerHandle {
     public let address: String
     public let pod: EndpointPickerPod
-    private let state: RouterState
+    private let state: PickerState
     private let task: Task<Void, Never>
     private let group: ServiceGroup
 
-    private init(address: String, pod: EndpointPickerPod, state: RouterState, task: Task<Void, Never>, group: ServiceGroup) {
+    private init(address: String, pod: EndpointPickerPod, state: PickerState, task: Task<Void, Never>, group: ServiceGroup) {
         self.address = address
         self.pod = pod
         self.state = state
@@ -113,7 +113,7 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
         let selector = LabelSelector(matchLabels: matchLabels).selectorString
         let informer = Informer(client.resources(Pod.self, namespace: pod.poolNamespace), listOptions: ListOptions(labelSelector: selector),
                                 logger: logger)
-        let state = RouterState(picker: picker, informer: informer, targetPort: Int(targetPort), poolName: pod.poolName)
+        let state = PickerState(picker: picker, informer: informer, targetPort: Int(targetPort), poolName: pod.poolName)
 
         let gateway = Router()
         for path in ["/v1/completions", "/v1/chat/completions"] {
@@ -201,7 +201,7 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
     }
 
     /// Schedules one OpenAI request and proxies it to the decode endpoint chosen.
-    static func route(_ request: Request, path: String, chat: Bool, state: RouterState, logger: Logger) async -> Response {
+    static func route(_ request: Request, path: String, chat: Bool, state: PickerState, logger: Logger) async -> Response {
         var request = request
         guard let buffer = try? await request.collectBody(upTo: 64 << 20),
             let body = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
@@ -238,7 +238,7 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
 
 /// The emulated EPP's moving parts: the picker (its prefix index), the pods from the informer,
 /// the last scrape of each, and the counters.
-final class RouterState: Sendable {
+final class PickerState: Sendable {
     private struct Scheduling {
         var picker: EndpointPicker
         var random = SystemRandomNumberGenerator()

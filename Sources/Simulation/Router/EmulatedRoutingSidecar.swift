@@ -110,4 +110,19 @@ public final class EmulatedRoutingSidecar: Sendable {
         await group.triggerGracefulShutdown()
         _ = await task.result
     }
+
+    /// Stops gracefully, and cancels whatever is still open after `grace` (a request waiting on
+    /// a prefill peer that went away), as the kubelet's SIGKILL would.
+    public func stop(grace: Duration) async {
+        await group.triggerGracefulShutdown()
+        let task = self.task
+        await withTaskGroup(of: Void.self) { deadline in
+            deadline.addTask {
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                task.cancel()
+            }
+            _ = await task.result
+            deadline.cancelAll()
+        }
+    }
 }
