@@ -48,6 +48,10 @@ struct RouterReconcileTests {
             }
             #expect(missing.status == .false)
             #expect(missing.message.contains("inference.networking.k8s.io/v1"), "\(missing.message)")
+            _ = try await eventually("the InferenceExtensionNotInstalled Warning") { () -> Event? in
+                try await client.resources(Event.self, namespace: namespace).list().items
+                    .first { $0.reason == "InferenceExtensionNotInstalled" && $0.type == "Warning" }
+            }
             let deployments = client.resources(Deployment.self, namespace: namespace)
             for name in ["chat-prefill", "chat-decode", "chat-epp"] {
                 let deployment = try await eventually("Deployment \(name)") { try await deployments.getIfExists(name) }
