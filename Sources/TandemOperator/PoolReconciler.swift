@@ -336,6 +336,18 @@ public final class PoolReconciler: Sendable {
 
     /// Warning Events when a problem appears or changes, so a steady state records nothing.
     func recordTransitions(pool: InferencePool, old: InferencePoolStatus?, new: InferencePoolStatus, plan: PoolPlan?) async {
+        // The router: a Warning when it stops (or cannot start) routing for a new reason, a
+        // Normal Event when it routes.
+        let routerBefore = old?.conditions?[type: PoolCondition.routerReady]
+        if let routerAfter = new.conditions?[type: PoolCondition.routerReady],
+            routerBefore?.reason != routerAfter.reason || routerBefore?.status != routerAfter.status
+        {
+            if routerAfter.status == .true {
+                await recorder.record(pool, type: .normal, reason: "RouterReady", action: "Routing", note: routerAfter.message)
+            } else if routerAfter.reason != "EndpointPickerNotReady" {  // a rollout's normal course
+                await recorder.record(pool, type: .warning, reason: routerAfter.reason, action: "Routing", note: routerAfter.message)
+            }
+        }
         let before = old?.conditions?[type: PoolCondition.sizingValid]
         guard let after = new.conditions?[type: PoolCondition.sizingValid],
             before?.reason != after.reason || before?.message != after.message || before?.status != after.status

@@ -20,11 +20,15 @@ public struct OperatorOptions: Sendable {
     public var resyncPeriod: Duration
     /// The router's images and config apiVersion (the rest is discovered).
     public var router: RouterOptions
+    /// How soon discovery is asked again after the Gateway API Inference Extension was not
+    /// served (pools with a router are requeued after it).
+    public var discoveryRecheck: Duration
 
     public init(namespaces: [String] = [], leaderElection: Bool = true, leaseNamespace: String = "default",
                 leaseName: String = "tandem-operator",
                 identity: String = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.prefix(8).lowercased())",
-                workers: Int = 2, resyncPeriod: Duration = .seconds(3600), router: RouterOptions = RouterOptions()) {
+                workers: Int = 2, resyncPeriod: Duration = .seconds(3600), router: RouterOptions = RouterOptions(),
+                discoveryRecheck: Duration = .seconds(30)) {
         self.namespaces = namespaces
         self.leaderElection = leaderElection
         self.leaseNamespace = leaseNamespace
@@ -33,6 +37,7 @@ public struct OperatorOptions: Sendable {
         self.workers = workers
         self.resyncPeriod = resyncPeriod
         self.router = router
+        self.discoveryRecheck = discoveryRecheck
     }
 }
 
@@ -51,7 +56,7 @@ public enum TandemOperator {
         let scopes: [String?] = options.namespaces.isEmpty ? [nil] : options.namespaces.map { Optional($0) }
         var registrations: [any RuntimeController] = []
         let managed = ListOptions(labelSelector: "\(PoolLabels.managedBy)=tandem")
-        let discovery = APIDiscovery(client: client)
+        let discovery = APIDiscovery(client: client, absentTTL: options.discoveryRecheck)
         for scope in scopes {
             let name = scope.map { "inferencepool-\($0)" } ?? "inferencepool"
             let controller = Controller(

@@ -1,6 +1,8 @@
 import Foundation
 import KubeClient
 import KubeCore
+import Rendering
+import Routing
 import KubeTestSupport
 import Simulation
 import Sizing
@@ -173,6 +175,12 @@ actor HelmCluster {
         defer { Task { try? await client.shutdown() } }
         _ = try await eventually("the ServiceMonitor CRD to be established") {
             try await client.resources(CustomResourceDefinition.self).get("servicemonitors.monitoring.coreos.com").isEstablished ? true : nil
+        }
+        // The Gateway API Inference Extension, whose InferencePool the operator writes for a pool's router.
+        let gie = try await kubectl(cluster, ["apply", "-f", Script.projectRoot + "/hack/gie/inferencepools.inference.networking.k8s.io.yaml"])
+        guard gie.status == 0 else { throw TestClusterError("installing GIE's InferencePool CRD failed: \(gie.output)") }
+        _ = try await eventually("GIE's InferencePool CRD to be established") {
+            try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.networking.k8s.io").isEstablished ? true : nil
         }
         // Both renders first: Helm's server-side dry run refuses objects that exist and are not its own.
         let defaults = try await Helm.template(["--kubeconfig", cluster.kubeconfigPath])
@@ -436,14 +444,18 @@ struct HelmChartTests {
                 }
                 defer { operators.forEach { $0.remove() } }
                 do {
-                    // A pool whose tiers the operator scales.
+                    // A pool whose tiers the operator scales, with llm-d's router.
                     let pools = client.resources(InferencePool.self, namespace: namespace)
                     _ = try await pools.create(InferencePool(
                         metadata: ObjectMeta(name: "llama"),
                         spec: InferencePoolSpec(
                             model: "meta-llama/Llama-3.1-8B-Instruct", accelerator: "nvidia-h200",
                             prefillConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 2)),
-                            decodeConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 3)))))
+                            decodeConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 3)),
+                            scheduler: SchedulerSpec(enableCacheAwareRouting: true, enableLoadBalancing: true, disaggregationThreshold: 100))))
+                    _ = try await eventually(timeout: .seconds(60), "the pool's GIE InferencePool") {
+                        try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists("llama")
+                    }
                     _ = try await eventually(timeout: .seconds(90), "the pool to be Ready") {
                         condition(try await pools.get("llama"), "Ready")?.status == .true ? true : nil
                     }
@@ -468,6 +480,14 @@ struct HelmChartTests {
                     _ = try await eventually("the repeated Event's series") {
                         try await client.resources(Event.self, namespace: namespace).list().items
                             .contains { $0.reason == "Updated" && ($0.series?.count ?? 0) >= 2 } ? true : nil
+                    }
+                    // The scheduler block goes: so does the router, deleted by the operator.
+                    _ = try await pools.patch("llama", .merge(["spec": ["scheduler": .null]]))
+                    _ = try await eventually(timeout: .seconds(60), "the router deleted") { () -> Bool? in
+                        let gie = try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists("llama")
+                        let account = try await client.resources(ServiceAccount.self, namespace: namespace).getIfExists("llama-epp")
+                        let picker = try await deployments.getIfExists("llama-epp")
+                        return gie == nil && account == nil && picker == nil ? true : nil
                     }
                     peakKiB = operators.compactMap(\.peakMemoryKiB).max() ?? 0
                     for process in operators {
@@ -495,8 +515,17 @@ struct HelmChartTests {
               granted: \(granted.sorted().map(\.description).joined(separator: ", "))
             """)
         #expect(audit.denied.isEmpty, "the account was denied what the operator needed: \(audit.denied.prefix(10))")
+        // Granted and never used: exactly what the picker's Role grants and the operator does not
+        // do itself (Kubernetes lets it grant only what it holds).
+        let delegated = Set(RouterRenderer.endpointPickerRules.flatMap { rule in
+            (rule.apiGroups ?? []).flatMap { group in
+                (rule.resources ?? []).flatMap { resource in (rule.verbs ?? []).map { Permission(group: group, resource: resource, verb: $0) } }
+            }
+        })
         let unused = granted.subtracting(audit.used)
-        #expect(unused.isEmpty, "granted but never used (not least privilege): \(unused.sorted())")
+        #expect(unused == delegated.subtracting(audit.used),
+                "granted but never used and not delegated to the picker (not least privilege): \(unused.subtracting(delegated).sorted()); delegated but not granted: \(delegated.subtracting(granted).sorted())")
+        #expect(delegated.isSubset(of: granted))
         let ungranted = audit.used.subtracting(granted)
         #expect(ungranted.isEmpty, "used without a grant in the chart (another role allows it?): \(ungranted.sorted())")
 

@@ -64,7 +64,8 @@ final class RunningOperator: Sendable {
         let count = Atomic<Int>(0)
     }
 
-    init(cluster: TestCluster, namespace: String, resync: Duration = .seconds(3600), autoscaler: Autoscaler? = nil) throws {
+    init(cluster: TestCluster, namespace: String, resync: Duration = .seconds(3600), autoscaler: Autoscaler? = nil,
+         discoveryRecheck: Duration = .seconds(30)) throws {
         let metrics = RuntimeMetrics()
         let counter = writes
         client = try KubernetesClient(
@@ -75,7 +76,8 @@ final class RunningOperator: Sendable {
             })
         let runtime = TandemOperator.makeRuntime(
             client: client,
-            options: OperatorOptions(namespaces: [namespace], leaderElection: false, workers: 2, resyncPeriod: resync),
+            options: OperatorOptions(namespaces: [namespace], leaderElection: false, workers: 2, resyncPeriod: resync,
+                                     discoveryRecheck: discoveryRecheck),
             metrics: metrics, health: nil, autoscaler: autoscaler)
         self.metrics = metrics
         task = Task { try await runtime.run() }
@@ -335,7 +337,9 @@ struct CommandLineTests {
         #expect(seed.output.contains("kind: Deployment"))
         let small = try await tandem(["render", "-f", Script.projectRoot + "/examples/llama-8b-small.yaml"])
         #expect(small.status == 0, "\(small.output)")
-        #expect(small.output.components(separatedBy: "kind: Deployment").count == 3)
+        // Two tiers and, for its scheduler block, the endpoint picker.
+        #expect(small.output.components(separatedBy: "kind: Deployment").count == 4)
+        #expect(small.output.contains("kind: EndpointPickerConfig") && small.output.contains("kind: InferencePool"))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("render-\(UUID().uuidString).yaml")
         try "apiVersion: inference.x-k8s.io/v1alpha1\nkind: InferencePool\nmetadata: {name: x}\nspec: {model: m, prefilConfig: {}}\n"
             .write(to: folder, atomically: true, encoding: .utf8)

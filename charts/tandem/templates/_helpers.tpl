@@ -78,6 +78,12 @@ status writes (server-side apply = patch); the Deployments and Services it owns 
 server-side apply is a patch, and the API server also checks create when the apply makes the
 object; Deployments are also read live before a replica handover); the pools' pods (the
 autoscaler's informer); Events (events.k8s.io/v1: create, and patch to count a repeat).
+With a pool's scheduler block, the router: ConfigMaps, ServiceAccounts, Roles, RoleBindings
+(informers, apply, delete when the block goes), the GIE InferencePool (read live, apply, delete),
+and delete of the picker's Deployment and Service. Kubernetes lets the operator grant the
+picker's Role only what it holds itself, so it also holds what that Role grants and it never
+uses: get pods; list and watch GIE InferencePools; get, list and watch InferenceObjectives and
+InferenceModelRewrites (GIE's x-k8s.io group and llm-d.ai).
 */}}
 {{- define "tandem.namespacedRules" -}}
 - apiGroups: [inference.x-k8s.io]
@@ -88,13 +94,25 @@ autoscaler's informer); Events (events.k8s.io/v1: create, and patch to count a r
   verbs: [patch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
-  verbs: [list, watch, create, patch]
+  verbs: [list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [configmaps, serviceaccounts]
+  verbs: [list, watch, create, patch, delete]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [list, watch, create, patch, delete]
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, watch]
+  verbs: [get, list, watch]
+- apiGroups: [inference.networking.x-k8s.io, llm-d.ai]
+  resources: [inferenceobjectives, inferencemodelrewrites]
+  verbs: [get, list, watch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
