@@ -10,10 +10,12 @@ import TandemAPI
 /// `tandem load`: OpenAI traffic at a pool's decode pods, with TTFT/TPOT percentiles.
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Send OpenAI completions to a pool's decode pods (or to URLs) and print TTFT and TPOT percentiles.",
+        abstract: "Send OpenAI completions to a pool (through its router when it has one), its decode pods, or URLs, and print TTFT and TPOT percentiles.",
         discussion: """
-            Pods are found through the API by the decode Service's selector and dialled on their pod IPs \
-            (Services do not route on the local cluster). Only 127.0.0.0/8 addresses are used.
+            A pool with a scheduler block has llm-d's router: requests go to its endpoint picker's pod, whose \
+            emulation serves the OpenAI API on port 8080 in place of the Gateway. Otherwise pods are found \
+            through the API by the decode Service's selector and dialled on their pod IPs (Services do not \
+            route on the local cluster). Only 127.0.0.0/8 addresses are used.
             """)
 
     @Option(help: "The InferencePool to load (its decode pods).")
@@ -68,14 +70,7 @@ struct Load: AsyncParsableCommand {
             let namespace = self.namespace ?? configuration.namespace
             let found = try await client.resources(InferencePool.self, namespace: namespace).get(pool)
             servedModel = servedModel ?? found.spec?.model
-            let service = try await client.resources(Service.self, namespace: namespace).get(ChildNames.tier(pool, .decode))
-            let selector = LabelSelector(matchLabels: service.spec?.selector).selectorString
-            let pods = try await client.resources(Pod.self, namespace: namespace).list(ListOptions(labelSelector: selector)).items
-            for pod in pods where pod.status?.isReady == true {
-                guard let ip = pod.status?.podIP else { continue }
-                let port = pod.spec?.containers?.first?.ports?.first { $0.name == Renderer.metricsPortName }?.containerPort ?? Renderer.servingPort
-                targets.append("http://\(ip):\(port)")
-            }
+            targets += try await Self.targets(of: pool, namespace: namespace, client: client)
         }
         guard let servedModel else { throw ValidationError("name the model with --model (or load a --pool)") }
         let plan: [PlannedRequest]
@@ -89,6 +84,31 @@ struct Load: AsyncParsableCommand {
         print("sending \(plan.count) requests to \(targets.count) server(s): \(targets.joined(separator: " "))")
         let report = try await LoadRunner.run(targets: targets, model: servedModel, plan: plan)
         print(report.summary())
+    }
+}
+
+extension Load {
+    /// Where a pool takes requests: its endpoint picker's gateway (emulated on the EPP pod's
+    /// port 8080) when a ready one serves it, else each ready decode pod's serving port (llm-d's
+    /// routing sidecar's `http` port when the pod has one, else vLLM's `metrics` port).
+    static func targets(of pool: String, namespace: String, client: KubernetesClient) async throws -> [String] {
+        let pods = client.resources(Pod.self, namespace: namespace)
+        let pickers = try await pods.list(ListOptions(
+            labelSelector: LabelSelector(matchLabels: [EndpointPickerPod.poolLabel: ChildNames.poolLabel(pool)]).selectorString)).items
+        if let picker = pickers.first(where: { $0.status?.isReady == true && $0.metadata.deletionTimestamp == nil }),
+            let ip = picker.status?.podIP
+        {
+            return ["http://\(ip):\(EndpointPickerPod.gatewayPort)"]
+        }
+        let service = try await client.resources(Service.self, namespace: namespace).get(ChildNames.tier(pool, .decode))
+        let selector = LabelSelector(matchLabels: service.spec?.selector).selectorString
+        return try await pods.list(ListOptions(labelSelector: selector)).items.compactMap { pod -> String? in
+            guard pod.status?.isReady == true, pod.metadata.deletionTimestamp == nil, let ip = pod.status?.podIP else { return nil }
+            let containers = (pod.spec?.containers ?? []) + (pod.spec?.initContainers ?? [])
+            let sidecar = containers.first { $0.name == RoutingSidecarSpec.containerName }?.ports?.first { $0.name == "http" }?.containerPort
+            let vllm = pod.spec?.containers?.first?.ports?.first { $0.name == Renderer.metricsPortName }?.containerPort
+            return "http://\(ip):\(sidecar ?? vllm ?? Renderer.servingPort)"
+        }
     }
 }
 

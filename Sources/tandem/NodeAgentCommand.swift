@@ -10,14 +10,20 @@ import Sizing
 struct NodeAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node-agent",
-        abstract: "Play the kubelet for emulated GPU nodes: register them, and run an emulated vLLM server for every model-server pod bound to them.",
-        discussion: "Only loopback addresses are used (127.0.0.2 and up, one per pod).")
+        abstract: "Play the kubelet for emulated GPU and CPU nodes: register them, and run an emulated vLLM server for every model-server pod bound to them (with llm-d's routing sidecar when the pod has one) and an emulated endpoint picker for every llm-d EPP pod.",
+        discussion: "Only loopback addresses are used (127.0.0.2 and up, one per pod). An EPP pod also serves the OpenAI API on its address at port 8080, in place of the Gateway.")
 
     @Option(help: "Kubeconfig file(s), ':'-separated (default: $KUBECONFIG, else ~/.kube/config).")
     var kubeconfig: String?
 
     @Option(name: .customLong("nodes"), help: "ACCELERATOR=COUNT, e.g. nvidia-h200=2 (repeatable).")
     var nodes: [String] = ["nvidia-h200=2"]
+
+    @Option(help: "Nodes without accelerators or taints (named cpu-0, cpu-1, …), where pods without a GPU request run: llm-d's endpoint picker.")
+    var cpuNodes: Int = 1
+
+    @Option(help: "Milliseconds between the emulated endpoint picker's scrapes of its pods' metrics (llm-d's EPP: 50).")
+    var eppRefreshMs: Int = 50
 
     @Option(help: "Devices per node (default: the accelerator's typical count).")
     var devices: Int?
@@ -48,9 +54,13 @@ struct NodeAgentCommand: AsyncParsableCommand {
                 emulated.append(EmulatedNode(name: "\(prefix)-\(index)", accelerator: accelerator, devices: devices))
             }
         }
+        guard cpuNodes >= 0 else { throw ValidationError("--cpu-nodes must be 0 or more, got \(cpuNodes)") }
+        guard eppRefreshMs > 0 else { throw ValidationError("--epp-refresh-ms must be positive, got \(eppRefreshMs)") }
+        for index in 0..<cpuNodes { emulated.append(.cpu(name: "cpu-\(index)")) }
         let configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfig)
         let client = try KubernetesClient(configuration: configuration)
-        let agent = NodeAgent(client: client, nodes: emulated, launcher: EmulatorLauncher(client: client),
+        let agent = NodeAgent(client: client, nodes: emulated, launcher: EmulatorLauncher(
+                                  client: client, router: EndpointPickerOptions(metricsRefresh: .milliseconds(eppRefreshMs))),
                               startupDelay: .byModelSize(base: .milliseconds(Int64(startupDelay * 1000)),
                                                          perGiB: .milliseconds(Int64(secondsPerGib * 1000))))
         let task = Task { try await agent.run() }

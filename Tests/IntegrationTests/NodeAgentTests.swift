@@ -8,14 +8,14 @@ import Simulation
 import Sizing
 import Testing
 
-/// Runs `body` with a node agent serving `nodes` on `cluster`, then stops the agent (and its
-/// servers) and closes the clients, whether `body` returns or throws.
+/// Runs `body` with a node agent serving `nodes` on `cluster` (endpoint pickers with `router`),
+/// then stops the agent (and its servers) and closes the clients, whether `body` returns or throws.
 func withNodeAgent(
-    _ cluster: TestCluster, _ nodes: [EmulatedNode], startupDelay: StartupDelay,
+    _ cluster: TestCluster, _ nodes: [EmulatedNode], startupDelay: StartupDelay, router: EndpointPickerOptions = EndpointPickerOptions(),
     _ body: (NodeAgent, KubernetesClient, HTTPClient) async throws -> Void
 ) async throws {
     let client = try cluster.adminClient()
-    let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(client: client),
+    let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(client: client, router: router),
                           startupDelay: startupDelay, maxTerminationGrace: .seconds(1))
     let running = Task { try await agent.run() }
     let http = HTTPClient()

@@ -45,7 +45,7 @@ public final class EmulatedModelServer: ModelServerHandle {
     public static func start(_ configuration: EmulatorConfiguration, address: String, port: Int,
                              logger: Logger = Logger(label: "tandem.emulator")) async throws -> EmulatedModelServer {
         let driver = EngineDriver(simulator: configuration.engine)
-        let api = OpenAIEndpoints(configuration: configuration, driver: driver)
+        let api = OpenAIEndpoints(configuration: configuration, driver: driver, address: address)
         let faults = MetricsFaultSwitch()
         let router = Router()
         router.get("/health") { _, _ in Response(status: .ok) }
@@ -110,19 +110,32 @@ public final class EmulatedModelServer: ModelServerHandle {
     }
 }
 
-/// Starts an ``EmulatedModelServer`` for each model-server pod (the node agent's runtime),
-/// sized for the node's accelerator and the pod's devices and flags.
+/// Starts what a pod runs under the node agent: an ``EmulatedModelServer`` for a model-server
+/// pod (sized for the node's accelerator and the pod's devices and flags), with llm-d's
+/// ``EmulatedRoutingSidecar`` in front when the pod has one, or an ``EmulatedEndpointPicker``
+/// for an endpoint-picker pod.
 public struct EmulatorLauncher: ModelServerLauncher {
-    /// Finds prefill peers of decode pods through the API; `nil`: only the request header does.
+    /// Finds prefill peers of decode pods through the API, and serves endpoint pickers;
+    /// `nil`: only the request header names peers, and EPP pods fail to start.
     let client: KubernetesClient?
+    let router: EndpointPickerOptions
 
-    public init(client: KubernetesClient? = nil) {
+    public init(client: KubernetesClient? = nil, router: EndpointPickerOptions = EndpointPickerOptions()) {
         self.client = client
+        self.router = router
     }
 
     public func start(pod: Pod, node: EmulatedNode, address: String, port: Int) async throws -> any ModelServerHandle {
+        let name = "\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")"
+        if EndpointPickerPod.isEndpointPicker(pod) {
+            guard let client else { throw EmulatorError("endpoint-picker pod \(name) needs the API: the launcher has no client") }
+            return try await EmulatedEndpointPicker.start(pod: pod, address: address, client: client, options: router)
+        }
+        guard let accelerator = node.accelerator else {
+            throw EmulatorError("model-server pod \(name) is bound to \(node.name), a node without accelerators; vLLM cannot start there")
+        }
         let container = pod.spec?.containers?.first { $0.name == "vllm" } ?? pod.spec?.containers?.first
-        let devices = container?.resources?.limits?[node.accelerator.resourceName].map { Int($0.int64Value) }
+        let devices = container?.resources?.limits?[accelerator.resourceName].map { Int($0.int64Value) }
         let role: EngineRole = switch pod.metadata.labels?["llm-d.ai/role"] {
         case "prefill": .prefill
         case "decode": .decode
@@ -130,12 +143,50 @@ public struct EmulatorLauncher: ModelServerLauncher {
         }
         let threshold = container?.env?.first { $0.name == "TANDEM_DISAGGREGATION_THRESHOLD" }?.value.flatMap { Int($0) } ?? 100
         var configuration = try EmulatorConfiguration.make(
-            args: container?.args ?? [], accelerator: node.accelerator, devices: devices, role: role,
+            args: container?.args ?? [], accelerator: accelerator, devices: devices, role: role,
             image: container?.image, disaggregationThreshold: threshold)
-        if role == .decode, let client, let pool = pod.metadata.labels?["inference.x-k8s.io/pool"] {
+        let sidecar = try RoutingSidecarSpec.find(in: pod)
+        if let sidecar {
+            guard sidecar.vllmPort == port else {
+                throw EmulatorError("pod \(name): the routing sidecar forwards to --vllm-port \(sidecar.vllmPort) but vLLM serves on \(port)")
+            }
+            // The sidecar routes to prefill (as the router told it); vLLM only follows kv_transfer_params.
+            configuration.routesToPrefillItself = false
+        } else if role == .decode, let client, let pool = pod.metadata.labels?["inference.x-k8s.io/pool"] {
             configuration.prefillPeers = PrefillPeers(client: client, namespace: pod.metadata.namespace ?? "", pool: pool).next
         }
-        return try await EmulatedModelServer.start(configuration, address: address, port: port)
+        let server = try await EmulatedModelServer.start(configuration, address: address, port: port)
+        guard let sidecar else { return server }
+        do {
+            let proxy = try await EmulatedRoutingSidecar.start(sidecar, address: address)
+            return PodContainers(server: server, sidecar: proxy)
+        } catch {
+            await server.stop()
+            throw EmulatorError("pod \(name): the routing sidecar cannot listen on \(address):\(sidecar.port): \(error)")
+        }
+    }
+}
+
+/// A decode pod's two containers: vLLM and llm-d's routing sidecar in front of it.
+struct PodContainers: ModelServerHandle {
+    let server: EmulatedModelServer
+    let sidecar: EmulatedRoutingSidecar
+
+    /// Both containers get the signal at once, as the kubelet sends it.
+    func stop() async {
+        async let front: Void = sidecar.stop()
+        async let back: Void = server.stop()
+        _ = await (front, back)
+    }
+
+    func stop(grace: Duration) async {
+        async let front: Void = sidecar.stop(grace: grace)
+        async let back: Void = server.stop(grace: grace)
+        _ = await (front, back)
+    }
+
+    func setMetricsFault(_ fault: MetricsFault) {
+        server.setMetricsFault(fault)
     }
 }
 

@@ -25,6 +25,11 @@ public struct EmulatorConfiguration: Sendable {
     /// Finds a prefill peer (`host:port`) when a request names none, as llm-d's router would
     /// choose one: the node agent looks up the pool's ready prefill pods through the API.
     public var prefillPeers: (@Sendable () async -> String?)?
+    /// Whether a decode server sends long prompts to a prefill peer itself (the header's, else
+    /// ``prefillPeers``'). `false` behind llm-d's routing sidecar, which does that instead: the
+    /// server then prefills what reaches it, unless the request's `kv_transfer_params` say the
+    /// KV comes from a peer (`do_remote_prefill`).
+    public var routesToPrefillItself = true
 
     /// Flags Tandem or llm-d set that do not concern the engine's size.
     static let servingFlags: Set<String> = ["--model", "--served-model-name", "--port", "--host", "--kv-transfer-config"]

@@ -12,6 +12,8 @@ import NIOCore
 struct OpenAIEndpoints: Sendable {
     let configuration: EmulatorConfiguration
     let driver: EngineDriver
+    /// The server's own address, which a prefill names to its remote decode.
+    let address: String
 
     func models() -> Response {
         let name = VLLMMetricsText.escape(configuration.servedModelName)
@@ -37,17 +39,7 @@ struct OpenAIEndpoints: Sendable {
         guard model == configuration.servedModelName else {
             return error(.notFound, "NotFoundError", "The model `\(model)` does not exist.")
         }
-        var prompt: [Substring]
-        if chat {
-            // Each message's words plus a few template tokens (role markers), as chat templates add.
-            prompt = (body["messages"]?.arrayValue ?? []).flatMap { message -> [Substring] in
-                ["<|\(message["role"]?.stringValue ?? "user")|>", "<|", "|>", "\n"] + Self.words(message["content"]?.stringValue ?? "")
-            }
-        } else if let list = body["prompt"]?.arrayValue {
-            prompt = list.flatMap { Self.words($0.stringValue ?? "") }
-        } else {
-            prompt = Self.words(body["prompt"]?.stringValue ?? "")
-        }
+        let prompt = Self.promptTokens(body, chat: chat)
         let promptTokens = prompt.count
         let maxTokens = Int(body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? 16)
         guard maxTokens >= 1 else { return error(.badRequest, "BadRequestError", "max_tokens must be at least 1") }
@@ -55,7 +47,12 @@ struct OpenAIEndpoints: Sendable {
 
         // Disaggregation: a decode server with a prefill peer sends long prompts there first.
         var uncached: Int?
-        if configuration.role == .decode {
+        let transfer = body["kv_transfer_params"]
+        if transfer?["do_remote_prefill"] == .bool(true) {
+            // llm-d's routing sidecar had the prompt prefilled on a peer: the KV is pulled, only
+            // the last token is computed here (vLLM's NIXL connector path).
+            uncached = 1
+        } else if configuration.role == .decode && configuration.routesToPrefillItself {
             // llm-d's rule counts the prompt's uncached tokens (prefix-cache hits need no prefill).
             let uncachedHere = promptTokens - (await driver.cachedTokens(prompt))
             var peer = request.headers[.init("x-prefiller-host-port")!]
@@ -63,7 +60,7 @@ struct OpenAIEndpoints: Sendable {
                 peer = await find()
             }
             if uncachedHere >= configuration.disaggregationThreshold, let peer {
-                try await prefillRemotely(peer: peer, body: body, chat: chat)
+                try await Self.prefillRemotely(peer: peer, body: body, chat: chat)
                 uncached = 1
             }
         }
@@ -84,7 +81,12 @@ struct OpenAIEndpoints: Sendable {
             let choice = chat
                 ? #"{"index":0,"message":{"role":"assistant","content":"\#(text)"},"finish_reason":"\#(reason)","logprobs":null}"#
                 : #"{"index":0,"text":"\#(text)","finish_reason":"\#(reason)","logprobs":null}"#
-            return json(.ok, #"{"id":"\#(id)","object":"\#(object)","created":\#(created),"model":"\#(VLLMMetricsText.escape(model))","choices":[\#(choice)],"usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(produced),"total_tokens":\#(promptTokens + produced)}}"#)
+            // A prefill for a remote decode answers where its KV can be pulled from, as vLLM's
+            // NIXL connector does (the side-channel port, VLLM_NIXL_SIDE_CHANNEL_PORT's default).
+            let handoff = transfer?["do_remote_decode"] == .bool(true)
+                ? #","kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_engine_id":"\#(id)","remote_block_ids":[],"remote_host":"\#(address)","remote_port":\#(Self.nixlSideChannelPort)}"#
+                : ""
+            return json(.ok, #"{"id":"\#(id)","object":"\#(object)","created":\#(created),"model":"\#(VLLMMetricsText.escape(model))","choices":[\#(choice)],"usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(produced),"total_tokens":\#(promptTokens + produced)}\#(handoff)}"#)
         }
         let chunkObject = chat ? "chat.completion.chunk" : "text_completion"
         let modelText = VLLMMetricsText.escape(model)
@@ -114,23 +116,45 @@ struct OpenAIEndpoints: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: events)
     }
 
+    /// The NIXL side-channel port vLLM listens on (`VLLM_NIXL_SIDE_CHANNEL_PORT`, default 5600).
+    static let nixlSideChannelPort = 5600
+
     /// Sends the prompt to the prefill peer with `max_tokens: 1` (its KV is then pulled), as
-    /// llm-d's routing sidecar does. Only loopback peers are dialled.
-    func prefillRemotely(peer: String, body: JSONValue, chat: Bool) async throws {
+    /// llm-d's routing sidecar does, and returns the peer's `kv_transfer_params` (`nil` when it
+    /// sent none). Only loopback peers are dialled.
+    @discardableResult
+    static func prefillRemotely(peer: String, body: JSONValue, chat: Bool) async throws -> JSONValue? {
         guard peer.hasPrefix("127."), let colon = peer.lastIndex(of: ":"), Int(peer[peer.index(after: colon)...]) != nil else {
             throw EmulatorError("refusing prefill peer \(peer): only 127.0.0.0/8 addresses are dialled here")
         }
         var prefill = body
         prefill["max_tokens"] = 1
+        prefill["max_completion_tokens"] = nil
         prefill["stream"] = false
-        prefill["kv_transfer_params"] = ["do_remote_decode": true]
+        prefill["stream_options"] = nil
+        prefill["kv_transfer_params"] = ["do_remote_decode": true, "do_remote_prefill": false]
         var request = HTTPClientRequest(url: "http://\(peer)/v1/\(chat ? "chat/completions" : "completions")")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(prefill)))
         let response = try await Self.peers.execute(request, timeout: .seconds(600))
-        _ = try await response.body.collect(upTo: 1 << 20)
+        let answer = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw EmulatorError("prefill peer \(peer) answered \(response.status.code)") }
+        return (try? JSONDecoder().decode(JSONValue.self, from: Data(answer.readableBytesView)))?["kv_transfer_params"]
+    }
+
+    /// The prompt's tokens as the emulator counts them: whitespace-separated words; a chat's
+    /// messages each add their words and a few template tokens (role markers), as chat
+    /// templates do.
+    static func promptTokens(_ body: JSONValue, chat: Bool) -> [Substring] {
+        if chat {
+            return (body["messages"]?.arrayValue ?? []).flatMap { message -> [Substring] in
+                ["<|\(message["role"]?.stringValue ?? "user")|>", "<|", "|>", "\n"] + words(message["content"]?.stringValue ?? "")
+            }
+        } else if let list = body["prompt"]?.arrayValue {
+            return list.flatMap { words($0.stringValue ?? "") }
+        }
+        return words(body["prompt"]?.stringValue ?? "")
     }
 
     /// The client of prefill peers: as many connections per peer as requests in flight (the

@@ -43,6 +43,9 @@ enum VLLMMetricsText {
         counter("vllm:generation_tokens", "Number of generation tokens processed.", metrics.generationTokensTotal)
         counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", metrics.prefixCacheQueriesTotal)
         counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", metrics.prefixCacheHitsTotal)
+        // The emulator's own (no vLLM name): prompt tokens computed here, see EngineMetrics.
+        family("tandem_emulator_prompt_tokens_computed_total", "counter", "Prompt tokens this emulated engine computed (not cached, not pulled from a prefill peer).")
+        out += "tandem_emulator_prompt_tokens_computed_total{\(labels)} \(format(Double(metrics.promptTokensComputedTotal)))\n"
         family("vllm:request_success_total", "counter", "Count of successfully processed requests.")
         for reason in SimRequest.FinishReason.allCases {
             out += #"vllm:request_success_total{engine="0",finished_reason="\#(reason.rawValue)",model_name="\#(escape(modelName))"} \#(format(Double(metrics.requestSuccessTotal[reason] ?? 0)))"# + "\n"

@@ -13,6 +13,12 @@ public struct EngineMetrics: Sendable, Hashable {
 
     /// `vllm:prompt_tokens_total`: prompt tokens of requests that produced their first token.
     public var promptTokensTotal = 0
+    /// Prompt tokens this engine computed itself (prefill steps, recomputation after preemption
+    /// included; not prefix-cache hits, not KV pulled from a prefill peer). vLLM 0.12 has no such
+    /// counter (its `prompt_tokens_total` counts whole prompts on decode too; vLLM 0.16 added
+    /// `prompt_tokens_by_source_total{source="local_compute"}`): the emulator serves it as
+    /// `tandem_emulator_prompt_tokens_computed_total`, so tests can see where prompts were computed.
+    public var promptTokensComputedTotal = 0
     /// `vllm:generation_tokens_total`.
     public var generationTokensTotal = 0
     /// `vllm:prefix_cache_queries_total`, in tokens.

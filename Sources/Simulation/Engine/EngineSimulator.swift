@@ -289,6 +289,7 @@ public struct EngineSimulator: Sendable {
             requests[slot].scheduledTokens = 0
             requests[slot].computed += tokens
             if requests[slot].prefillRemaining > 0 {
+                stats.promptTokensComputedTotal += min(tokens, requests[slot].prefillRemaining)
                 requests[slot].prefillRemaining -= tokens
                 if requests[slot].prefillRemaining > 0 { continue }
             }

@@ -3,14 +3,19 @@ import KubeClient
 import KubeCore
 import Sizing
 
-/// A Node the agent plays the kubelet for: its accelerator, device count and size.
+/// A Node the agent plays the kubelet for: its accelerator (none on a CPU node), device count
+/// and size.
 public struct EmulatedNode: Sendable, Hashable {
     public var name: String
-    public var accelerator: Accelerator
+    /// `nil` on a CPU node: no device capacity, no taint, so pods without a GPU request or
+    /// toleration (llm-d's endpoint picker) are scheduled there.
+    public var accelerator: Accelerator?
     public var devices: Int
     public var cpu: Int
     public var memory: Quantity
 
+    /// A GPU (or TPU) node.
+    ///
     /// - Parameters:
     ///   - devices: accelerator devices; defaults to the catalog's typical count per node.
     public init(name: String, accelerator: Accelerator, devices: Int? = nil, cpu: Int = 192, memory: Quantity = "2Ti") {
@@ -21,15 +26,31 @@ public struct EmulatedNode: Sendable, Hashable {
         self.memory = memory
     }
 
+    /// A node without accelerators, for the pods that need none (the router's endpoint picker).
+    /// Its size is a common general-purpose VM's.
+    public static func cpu(name: String, cpu: Int = 16, memory: Quantity = "64Gi") -> EmulatedNode {
+        EmulatedNode(name: name, accelerator: nil, devices: 0, cpu: cpu, memory: memory)
+    }
+
+    private init(name: String, accelerator: Accelerator?, devices: Int, cpu: Int, memory: Quantity) {
+        self.name = name
+        self.accelerator = accelerator
+        self.devices = devices
+        self.cpu = cpu
+        self.memory = memory
+    }
+
     /// The Node object to create: accelerator labels (every catalog label, so any selector
-    /// convention matches) and the accelerator's taint.
+    /// convention matches) and the accelerator's taint; a CPU node has neither.
     public func object() -> Node {
         var labels = ["kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                       "tandem.x-k8s.io/emulated": "true"]
-        for label in accelerator.nodeLabels where labels[label.key] == nil { labels[label.key] = label.value }
         var spec = NodeSpec()
-        if let taint = accelerator.taint {
-            spec.taints = [Taint(key: taint.key, value: taint.value ?? "present", effect: taint.effect)]
+        if let accelerator {
+            for label in accelerator.nodeLabels where labels[label.key] == nil { labels[label.key] = label.value }
+            if let taint = accelerator.taint {
+                spec.taints = [Taint(key: taint.key, value: taint.value ?? "present", effect: taint.effect)]
+            }
         }
         return Node(metadata: ObjectMeta(name: name, labels: labels), spec: spec)
     }
@@ -37,10 +58,9 @@ public struct EmulatedNode: Sendable, Hashable {
     /// The status a kubelet with the vendor's device plugin reports: capacity, allocatable,
     /// Ready with a fresh heartbeat, a loopback address.
     public func statusPatch(now: Date) -> JSONValue {
-        let capacity: JSONValue = [
-            accelerator.resourceName: .string(String(devices)), "cpu": .string(String(cpu)),
-            "memory": .string(memory.description), "pods": "110",
-        ]
+        var resources: [String: JSONValue] = ["cpu": .string(String(cpu)), "memory": .string(memory.description), "pods": "110"]
+        if let accelerator { resources[accelerator.resourceName] = .string(String(devices)) }
+        let capacity = JSONValue.object(resources)
         let stamp = JSONValue.string(KubeTime(now).description)
         return ["status": [
             "capacity": capacity, "allocatable": capacity,

@@ -59,12 +59,14 @@ public struct StartupDelay: Sendable {
     }
 }
 
-/// Plays the kubelet for emulated GPU nodes: registers them, keeps them Ready (node Lease and
-/// status heartbeats), and for every model-server pod the real scheduler binds to them starts an
-/// emulated server on a loopback address of its own and reports the pod Running and Ready with
-/// that IP. A deleted pod's server stops after its grace period (capped), and the pod object is
-/// then removed, as a kubelet does. Pods that are not model servers are left alone. A pod's
-/// ``MetricsFault/annotation`` is passed to its server whenever it changes.
+/// Plays the kubelet for emulated GPU (and CPU) nodes: registers them, keeps them Ready (node
+/// Lease and status heartbeats), and for every model-server or endpoint-picker pod the real
+/// scheduler binds to them starts its emulation (vLLM, with llm-d's routing sidecar when the pod
+/// has one; llm-d's endpoint picker) on a loopback address of its own and reports the pod Running
+/// and Ready with that IP once everything the pod runs listens. A deleted pod's server stops
+/// after its grace period (capped), and the pod object is then removed, as a kubelet does. Other
+/// pods are left alone. A pod's ``MetricsFault/annotation`` is passed to its server whenever it
+/// changes.
 ///
 /// RBAC (as a kubelet): nodes (create, get, patch, patch status), leases in `kube-node-lease`,
 /// pods (list, watch, patch status, delete).
@@ -138,7 +140,7 @@ public final class NodeAgent: Sendable {
     func register() async throws {
         for node in nodes {
             try await node.register(with: client)
-            logger.info("registered node \(node.name) with \(node.devices) \(node.accelerator.name)")
+            logger.info("registered node \(node.name) with \(node.accelerator.map { "\(node.devices) \($0.name)" } ?? "no accelerator")")
         }
     }
 
@@ -171,6 +173,11 @@ public final class NodeAgent: Sendable {
         pod.metadata.labels?["llm-d.ai/role"] != nil || pod.spec?.containers?.contains { $0.name == "vllm" } == true
     }
 
+    /// Whether the agent runs the pod: a model server or llm-d's endpoint picker.
+    static func runsHere(_ pod: Pod) -> Bool {
+        isModelServer(pod) || EndpointPickerPod.isEndpointPicker(pod)
+    }
+
     func reconcile(_ pod: Pod) async throws -> ReconcileAction {
         guard let uid = pod.metadata.uid, let name = pod.metadata.name, let namespace = pod.metadata.namespace else {
             return .awaitChange
@@ -189,7 +196,7 @@ public final class NodeAgent: Sendable {
             _ = try? await pods.delete(name, options: DeleteOptions(gracePeriodSeconds: 0, preconditions: .init(uid: uid)))
             return .awaitChange
         }
-        guard Self.isModelServer(pod) else { return .awaitChange }
+        guard Self.runsHere(pod) else { return .awaitChange }
         applyFault(of: pod, uid: uid)
         if let known = running.withLock({ $0[uid] }), known.ready {
             if pod.status?.podIP == known.address && pod.status?.phase == "Running" { return .awaitChange }
@@ -205,8 +212,9 @@ public final class NodeAgent: Sendable {
             $0[uid] = RunningPod(address: address, handle: nil, ready: false, stopping: false,
                                  fault: MetricsFault(annotations: pod.metadata.annotations))
         }
-        let port = Int(pod.spec?.containers?.first?.ports?.first { $0.name == "metrics" }?.containerPort
-                       ?? pod.spec?.containers?.first?.ports?.first?.containerPort ?? 8000)
+        // vLLM's port: its container's `metrics` port (8200 behind llm-d's routing sidecar).
+        let server = pod.spec?.containers?.first { $0.name == "vllm" } ?? pod.spec?.containers?.first
+        let port = Int(server?.ports?.first { $0.name == "metrics" }?.containerPort ?? server?.ports?.first?.containerPort ?? 8000)
         // Start in the background: loading weights takes a while and must not hold a worker.
         Task {
             do {
@@ -261,9 +269,16 @@ public final class NodeAgent: Sendable {
              "image": .string(container.image ?? ""), "imageID": "", "containerID": .string("tandem://\(pod.metadata.uid ?? "")"),
              "state": ["running": ["startedAt": now]]]
         }
+        // Native sidecars (init containers with restartPolicy Always) run beside the others.
+        let initContainers: [JSONValue] = (pod.spec?.initContainers ?? []).map { container in
+            ["name": .string(container.name ?? ""), "ready": true, "started": true, "restartCount": 0,
+             "image": .string(container.image ?? ""), "imageID": "", "containerID": .string("tandem://\(pod.metadata.uid ?? "")"),
+             "state": ["running": ["startedAt": now]]]
+        }
         _ = try await client.resources(Pod.self, namespace: pod.metadata.namespace).patchStatus(
             pod.metadata.name ?? "",
             .merge(["status": [
+                "initContainerStatuses": .array(initContainers),
                 "phase": "Running", "podIP": .string(address), "podIPs": [["ip": .string(address)]], "hostIP": "127.0.0.1",
                 "startTime": now,
                 "conditions": [condition("Initialized"), condition("Ready"), condition("ContainersReady"), condition("PodScheduled")],
