@@ -21,7 +21,7 @@ struct RouterReconcileTests {
 
     @Test func routerChildrenWithAndWithoutTheInferenceExtension() async throws {
         // A cluster of this suite's own: the CRD's absence, then presence, is cluster-wide.
-        let cluster = try await dedicatedClusterWithCRD("router") { client in
+        let cluster = try await dedicatedClusterWithCRD("router-discovery") { client in
             let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
             // Registered through the API; no agent: the tests need the node's labels only.
             try await EmulatedNode(name: "router-h200", accelerator: h200, devices: 8).register(with: client)

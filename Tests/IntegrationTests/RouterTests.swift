@@ -204,6 +204,14 @@ struct RouterTests {
                     try await spread.create(client)
                     let a = try await RoutedPool.wait(client, sticky, http: http)
                     let b = try await RoutedPool.wait(client, spread, http: http)
+                    // The operator sees its picker ready and the GIE pool applied.
+                    for name in ["sticky", "spread"] {
+                        let routing = try await eventually("\(name) RouterReady") { () -> Condition? in
+                            let ready = condition(try await pool(client, namespace, name), PoolCondition.routerReady)
+                            return ready?.status == .true ? ready : nil
+                        }
+                        #expect(routing.reason == "Routing" && routing.message.contains("≥ 100 uncached tokens"), "\(routing)")
+                    }
 
                     func prefillTotal(_ pool: RoutedPool) async throws -> Double {
                         try await pool.prefillCounters(http).values.reduce(0, +)
