@@ -103,11 +103,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore"]),
+        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
-        .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "TandemAPI", "KubeCore"]),
+        .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling", "KubeTestSupport"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore", "TandemAPI", "Autoscaling"]),
         .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore", "Autoscaling"]),
         .testTarget(

@@ -1,19 +1,9 @@
 import KubeCore
 import Routing
 import TandemAPI
+import KubeTestSupport
 import Testing
 
-/// A seeded generator (SplitMix64) so tie breaks repeat.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `count` distinct words with `tag`: a prompt of exactly `count` tokens.
 func words(_ count: Int, _ tag: String) -> [Substring] {
@@ -34,7 +24,7 @@ struct EndpointPickerTests {
 
     @Test func thresholdBoundary() throws {
         var picker = try picker()
-        var random = SeededRandom(state: 1)
+        var random = SplitMix64(seed: 1)
         let at = try picker.schedule(prompt: words(100, "a"), endpoints: Self.pool, random: &random)
         #expect(at.isDisaggregated, "\(at.reason)")
         #expect(at.uncachedTokens == 100)
@@ -53,7 +43,7 @@ struct EndpointPickerTests {
 
     @Test func roleFilters() throws {
         var picker = try picker()
-        var random = SeededRandom(state: 2)
+        var random = SplitMix64(seed: 2)
         let both = Endpoint(name: "ns/both", address: "127.0.0.13:8000", role: "both")
         let unlabelled = Endpoint(name: "ns/plain", address: "127.0.0.14:8000", role: nil)
         let mixed = Endpoint(name: "ns/pd", address: "127.0.0.15:8000", role: "prefill-decode")
@@ -78,7 +68,7 @@ struct EndpointPickerTests {
 
     @Test func prefixAffinityWithTheCacheScorer() throws {
         var picker = try picker(cache: true)
-        var random = SeededRandom(state: 3)
+        var random = SplitMix64(seed: 3)
         let shared = words(320, "doc")  // 20 blocks of 16
         var prefills: Set<String> = []
         for index in 0..<10 {
@@ -102,7 +92,7 @@ struct EndpointPickerTests {
 
     @Test func loadSpreadsWithoutTheCacheScorer() throws {
         var picker = try picker(cache: false, load: true)
-        var random = SeededRandom(state: 4)
+        var random = SplitMix64(seed: 4)
         let shared = words(320, "doc")
         var counts: [String: Int] = [:]
         for index in 0..<40 {
@@ -127,7 +117,7 @@ struct EndpointPickerTests {
 
     @Test func cachedPrefixOutweighsASomewhatBusierPod() throws {
         var picker = try picker(cache: true, load: true)
-        var random = SeededRandom(state: 5)
+        var random = SplitMix64(seed: 5)
         let shared = words(800, "doc")
         let first = try picker.schedule(prompt: shared + words(120, "a"), endpoints: Self.pool, random: &random)
         let holder = try #require(first.prefill)
@@ -145,7 +135,7 @@ struct EndpointPickerTests {
     @Test func tiesBreakAtRandomButRepeatForASeed() throws {
         func run(seed: UInt64) throws -> [String] {
             var picker = try picker()
-            var random = SeededRandom(state: seed)
+            var random = SplitMix64(seed: seed)
             return try (0..<20).map { index in
                 try picker.schedule(prompt: words(150, "t\(index)-"), endpoints: Self.pool, random: &random).prefill?.name ?? ""
             }
@@ -157,7 +147,7 @@ struct EndpointPickerTests {
 
     @Test func blocksAreRecordedForThePickedEndpoints() throws {
         var picker = try picker(cache: true)
-        var random = SeededRandom(state: 6)
+        var random = SplitMix64(seed: 6)
         let decision = try picker.schedule(prompt: words(170, "rec"), endpoints: Self.pool, random: &random)
         let index = try #require(picker.prefixIndex)
         let prefill = try #require(decision.prefill)

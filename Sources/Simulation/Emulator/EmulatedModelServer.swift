@@ -97,16 +97,7 @@ public final class EmulatedModelServer: ModelServerHandle {
     /// on a prefill peer that went away, say), as the kubelet's SIGKILL would.
     public func stop(grace: Duration) async {
         faults.stop()
-        await group.triggerGracefulShutdown()
-        let task = self.task
-        await withTaskGroup(of: Void.self) { deadline in
-            deadline.addTask {
-                guard (try? await Task.sleep(for: grace)) != nil else { return }
-                task.cancel()
-            }
-            _ = await task.result
-            deadline.cancelAll()
-        }
+        await group.stop(running: task, grace: grace)
     }
 }
 
@@ -215,5 +206,21 @@ final class PrefillPeers: Sendable {
         }.sorted()
         guard !ready.isEmpty else { return nil }
         return ready[turn.add(1, ordering: .relaxed).oldValue % ready.count]
+    }
+}
+
+extension ServiceGroup {
+    /// Shuts down gracefully (open requests finish), and cancels `task` — the group's run —
+    /// when something is still open after `grace`, as the kubelet's SIGKILL would.
+    func stop(running task: Task<Void, any Error>, grace: Duration) async {
+        await triggerGracefulShutdown()
+        await withTaskGroup(of: Void.self) { deadline in
+            deadline.addTask {
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                task.cancel()
+            }
+            _ = await task.result
+            deadline.cancelAll()
+        }
     }
 }

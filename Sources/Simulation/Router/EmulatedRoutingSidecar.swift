@@ -114,15 +114,6 @@ public final class EmulatedRoutingSidecar: Sendable {
     /// Stops gracefully, and cancels whatever is still open after `grace` (a request waiting on
     /// a prefill peer that went away), as the kubelet's SIGKILL would.
     public func stop(grace: Duration) async {
-        await group.triggerGracefulShutdown()
-        let task = self.task
-        await withTaskGroup(of: Void.self) { deadline in
-            deadline.addTask {
-                guard (try? await Task.sleep(for: grace)) != nil else { return }
-                task.cancel()
-            }
-            _ = await task.result
-            deadline.cancelAll()
-        }
+        await group.stop(running: task, grace: grace)
     }
 }
