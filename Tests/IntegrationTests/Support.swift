@@ -60,18 +60,7 @@ func serviceAccountToken(
 
 /// A token of the existing ServiceAccount `namespace/name` from the TokenRequest API, valid an hour.
 func tokenRequest(_ client: KubernetesClient, namespace: String, name: String) async throws -> String {
-    let request: JSONValue = [
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-        "spec": ["audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600],
-    ]
-    let response = try await client.send(
-        method: .POST, path: "/api/v1/namespaces/\(namespace)/serviceaccounts/\(name)/token",
-        body: Array(try KubeJSON.encode(request)))
-    let answer = try KubeJSON.decode(JSONValue.self, from: Data(response.body.readableBytesView))
-    guard let token = answer["status"]?["token"]?.stringValue, !token.isEmpty else {
-        throw TestClusterError("TokenRequest for \(namespace)/\(name) returned no token: \(answer)")
-    }
-    return token
+    try await client.requestToken(namespace: namespace, serviceAccount: name, audiences: ["https://kubernetes.default.svc"])
 }
 
 /// Reads the cluster's CA bundle.

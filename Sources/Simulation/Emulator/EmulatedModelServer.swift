@@ -120,7 +120,26 @@ public struct EmulatorLauncher: ModelServerLauncher {
         let name = "\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")"
         if EndpointPickerPod.isEndpointPicker(pod) {
             guard let client else { throw EmulatorError("endpoint-picker pod \(name) needs the API: the launcher has no client") }
-            return try await EmulatedEndpointPicker.start(pod: pod, address: address, client: client, options: router)
+            // As a kubelet would, the picker runs with its ServiceAccount's token: it reads the
+            // API with exactly what its Role allows.
+            guard let account = pod.spec?.serviceAccountName, let namespace = pod.metadata.namespace else {
+                return try await EmulatedEndpointPicker.start(pod: pod, address: address, client: client, options: router)
+            }
+            let token: String
+            do {
+                token = try await client.requestToken(namespace: namespace, serviceAccount: account)
+            } catch {
+                throw EmulatorError("endpoint-picker pod \(name): no token for its ServiceAccount \(account): \(error)")
+            }
+            let scoped = try client.authenticating(withToken: token)
+            do {
+                let picker = try await EmulatedEndpointPicker.start(pod: pod, address: address, client: scoped, kubelet: client,
+                                                                    options: router)
+                return ClientOwningHandle(picker, client: scoped)
+            } catch {
+                try? await scoped.shutdown()
+                throw error
+            }
         }
         guard let accelerator = node.accelerator else {
             throw EmulatorError("model-server pod \(name) is bound to \(node.name), a node without accelerators; vLLM cannot start there")
@@ -222,5 +241,30 @@ extension ServiceGroup {
             _ = await task.result
             deadline.cancelAll()
         }
+    }
+}
+
+/// A server that runs on a client of its own (a pod's ServiceAccount token), shut down with it.
+struct ClientOwningHandle: ModelServerHandle {
+    let server: any ModelServerHandle
+    let client: KubernetesClient
+
+    init(_ server: any ModelServerHandle, client: KubernetesClient) {
+        self.server = server
+        self.client = client
+    }
+
+    func stop() async {
+        await server.stop()
+        try? await client.shutdown()
+    }
+
+    func stop(grace: Duration) async {
+        await server.stop(grace: grace)
+        try? await client.shutdown()
+    }
+
+    func setMetricsFault(_ fault: MetricsFault) {
+        server.setMetricsFault(fault)
     }
 }

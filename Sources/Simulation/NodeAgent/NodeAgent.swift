@@ -69,7 +69,8 @@ public struct StartupDelay: Sendable {
 /// changes.
 ///
 /// RBAC (as a kubelet): nodes (create, get, patch, patch status), leases in `kube-node-lease`,
-/// pods (list, watch, patch status, delete).
+/// pods (list, watch, patch status, delete); for endpoint-picker pods, ConfigMaps (get: the
+/// config volume) and `serviceaccounts/token` (create: the picker runs with its account's token).
 public final class NodeAgent: Sendable {
     public let nodes: [EmulatedNode]
     let client: KubernetesClient

@@ -72,9 +72,13 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
     /// - Throws: ``EmulatorError`` naming the pod and what is wrong: the config (missing, not an
     ///   `EndpointPickerConfig`, refused), the pool (missing after the start timeout, no
     ///   selector or target port), or a port already taken.
+    ///   - client: the picker's own credentials (its ServiceAccount's token, as in a pod): the GIE
+    ///     pool and the pods are read with them.
+    ///   - kubelet: reads the ConfigMap behind the config volume, as the kubelet mounts it (the
+    ///     picker's Role grants no ConfigMaps); `nil`: `client`.
     public static func start(
-        pod spec: Pod, address: String, client: KubernetesClient, options: EndpointPickerOptions = EndpointPickerOptions(),
-        logger: Logger = Logger(label: "tandem.epp")
+        pod spec: Pod, address: String, client: KubernetesClient, kubelet: KubernetesClient? = nil,
+        options: EndpointPickerOptions = EndpointPickerOptions(), logger: Logger = Logger(label: "tandem.epp")
     ) async throws -> EmulatedEndpointPicker {
         let pod = try EndpointPickerPod(spec)
         let podName = "\(spec.metadata.namespace ?? "")/\(spec.metadata.name ?? "")"
@@ -84,7 +88,7 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
         let deadline = ContinuousClock.now + options.startTimeout
 
         // The config, as the EPP reads its mounted file.
-        let configMaps = client.resources(ConfigMap.self, namespace: spec.metadata.namespace)
+        let configMaps = (kubelet ?? client).resources(ConfigMap.self, namespace: spec.metadata.namespace)
         let configMap = try await waitFor(deadline, "ConfigMap \(pod.configMap) of endpoint-picker pod \(podName)") {
             try await configMaps.getIfExists(pod.configMap)
         }
