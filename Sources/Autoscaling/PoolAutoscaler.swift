@@ -134,11 +134,6 @@ public struct PoolAutoscaler: Sendable {
     /// Since when every prefill pod has been idle (nothing waiting, nothing running).
     var prefillIdleSince: Duration?
 
-    /// The prompt length (tokens) at which llm-d sends a prompt to a prefill pod when the
-    /// spec sets none.
-    ///
-    /// Source: the seed manifest's `disaggregationThreshold: 100`, also the emulator's default.
-    public static let defaultDisaggregationThreshold = SchedulerSpec.defaultDisaggregationThreshold
 
     public init() {}
 
@@ -254,7 +249,7 @@ public struct PoolAutoscaler: Sendable {
             return sum + max(0, entry.value - previous)
         }
         guard fresh > 0 else { return }
-        let threshold = Int(spec.scheduler?.disaggregationThreshold ?? Int32(Self.defaultDisaggregationThreshold))
+        let threshold = (spec.scheduler ?? SchedulerSpec()).threshold
         let settings = TierSettings(spec: spec.prefillConfig?.autoscaling, tier: .prefill)
         scaling.to = max(1, min(settings.minReplicas, settings.maxReplicas), scaling.to)
         scaling.metricsUnavailable = nil
@@ -262,7 +257,7 @@ public struct PoolAutoscaler: Sendable {
     }
 
     static func longPrompts(spec: InferencePoolSpec) -> (TierObservation) -> [String: Double] {
-        let threshold = Double(spec.scheduler?.disaggregationThreshold ?? Int32(defaultDisaggregationThreshold))
+        let threshold = Double((spec.scheduler ?? SchedulerSpec()).threshold)
         return { observation in
             var counts: [String: Double] = [:]
             for (pod, reading) in observation.readings {

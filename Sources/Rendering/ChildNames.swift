@@ -1,5 +1,6 @@
 import Foundation
 import KubeCore
+import Routing
 import TandemAPI
 
 /// Names and labels of a pool's children, within Kubernetes' limits for any valid pool name.
@@ -94,7 +95,7 @@ public enum PoolLabels {
 
     /// Selects a pool's endpoint-picker pods (which carry no `pool` label: the GIE pool's
     /// selector must match model servers only).
-    public static let endpointPicker = "inference.x-k8s.io/endpoint-picker"
+    public static let endpointPicker = EndpointPickerLabels.pool
     /// The hash of the picker's config on its pod template: a new config rolls the picker.
     public static let configHashAnnotation = "inference.x-k8s.io/config-hash"
 
@@ -105,7 +106,7 @@ public enum PoolLabels {
     /// Every label of a pool's router objects.
     public static func router(pool: String) -> [String: String] {
         routerSelector(pool: pool).merging([
-            name: "tandem", instance: ChildNames.poolLabel(pool), component: "endpoint-picker", managedBy: "tandem",
+            name: "tandem", instance: ChildNames.poolLabel(pool), component: EndpointPickerLabels.component, managedBy: "tandem",
         ]) { own, _ in own }
     }
 

@@ -105,11 +105,6 @@ public struct PoolPlanner: Sendable {
 
     /// The image used when the spec names none (Sizing pins it with its flag table).
     public static let defaultImage = EngineFlagPolicy.pinnedVLLMImage
-    /// The KV connector when `kvTransfer` names none: NIXL, the one llm-d's guides use.
-    public static let defaultConnector = "NixlConnector"
-    /// NIXL's side-channel port, on which a decode pod's vLLM asks the prefill pod's for its KV
-    /// blocks. Source: vLLM's `VLLM_NIXL_SIDE_CHANNEL_PORT` default and llm-d's guides (5600).
-    public static let nixlSideChannelPort: Int32 = 5600
 
     public func plan(_ pool: InferencePool) -> PoolPlan {
         let spec = pool.spec ?? InferencePoolSpec(model: "")
@@ -149,7 +144,7 @@ public struct PoolPlanner: Sendable {
         guard let prefill, let decode else { return nil }
         let p = prefill.tensorParallelSize.value
         let d = decode.tensorParallelSize.value
-        let connector = spec.kvTransfer?.connector ?? Self.defaultConnector
+        let connector = spec.kvTransfer?.connector ?? KVTransferSpec.defaultConnector
         if connector == "MooncakeConnector", p != d {
             return TierProblem(
                 tier: .prefill, reason: "TensorParallelMismatch",
@@ -256,7 +251,7 @@ public struct PoolPlanner: Sendable {
     func tierPlan(pool: InferencePool, spec: InferencePoolSpec, tier: TierName, sizing: TierSizing, kept: EngineArgs,
                   image: String, accelerator: Accelerator?, router: RouterPlan?) -> TierPlan {
         let config = spec.config(tier)
-        let connector = spec.kvTransfer?.connector ?? Self.defaultConnector
+        let connector = spec.kvTransfer?.connector ?? KVTransferSpec.defaultConnector
         // Behind the routing sidecar, vLLM moves off the service port.
         let port = router == nil ? Renderer.servingPort : Renderer.routedVLLMPort
         var args = ["--model=\(spec.model)", "--served-model-name=\(spec.model)", "--port=\(port)"]
@@ -278,11 +273,11 @@ public struct PoolPlanner: Sendable {
         }
         var env: [EnvVar] = []
         var sideChannel: Int32?
-        if connector == "NixlConnector" {
+        if connector == KVTransferSpec.defaultConnector {
             // NIXL's side channel must advertise the pod's own IP, on a port the pod declares (llm-d's guides).
             env.append(EnvVar(name: "VLLM_NIXL_SIDE_CHANNEL_HOST", valueFrom: ["fieldRef": ["fieldPath": "status.podIP"]]))
-            env.append(EnvVar(name: "VLLM_NIXL_SIDE_CHANNEL_PORT", value: String(Self.nixlSideChannelPort)))
-            sideChannel = Self.nixlSideChannelPort
+            env.append(EnvVar(name: "VLLM_NIXL_SIDE_CHANNEL_PORT", value: String(KVTransferSpec.nixlSideChannelPort)))
+            sideChannel = KVTransferSpec.nixlSideChannelPort
         }
         var nodeSelector: [String: String] = [:]
         var tolerations: [Toleration] = []

@@ -60,7 +60,7 @@ public struct RouterPlan: Hashable, Sendable {
     /// cannot carry the pool's KV connector.
     public static func plan(_ spec: InferencePoolSpec) -> Result<RouterPlan, TierProblem>? {
         guard let scheduler = spec.scheduler else { return nil }
-        let connector = spec.kvTransfer?.connector ?? PoolPlanner.defaultConnector
+        let connector = spec.kvTransfer?.connector ?? KVTransferSpec.defaultConnector
         guard let protocolName = sidecarConnectors[connector] else {
             return .failure(TierProblem(
                 tier: .decode, reason: "UnsupportedConnector",

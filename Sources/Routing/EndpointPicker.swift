@@ -62,11 +62,6 @@ public struct EndpointPicker: Sendable {
     let decodeProfile: Profile
     let prefillProfile: Profile?
 
-    /// Defaults of llm-d's prefix-cache scorer when its parameters omit them: vLLM's 16-token
-    /// KV block, and the sample values llm-d's guides write (256 blocks, 31,250 per server).
-    public static let defaultBlockSize = 16
-    public static let defaultMaxPrefixBlocksToMatch = 256
-    public static let defaultLRUCapacityPerServer = 31_250
 
     enum Filter: Sendable { case prefill, decode }
     enum Scorer: Sendable { case prefixCache, queue, kvCacheUtilization }
@@ -130,9 +125,9 @@ public struct EndpointPicker: Sendable {
         if let scorer = config.plugins.first(where: { $0.type == PluginType.prefixCacheScorer }) {
             let parameters = scorer.parameters
             prefixIndex = PrefixIndex(
-                blockSize: Int(parameters?["blockSize"]?.intValue ?? Int64(Self.defaultBlockSize)),
-                maxBlocksToMatch: Int(parameters?["maxPrefixBlocksToMatch"]?.intValue ?? Int64(Self.defaultMaxPrefixBlocksToMatch)),
-                capacityPerEndpoint: Int(parameters?["lruCapacityPerServer"]?.intValue ?? Int64(Self.defaultLRUCapacityPerServer)))
+                blockSize: Int(parameters?["blockSize"]?.intValue ?? Int64(EndpointPickerConfig.prefixBlockSize)),
+                maxBlocksToMatch: Int(parameters?["maxPrefixBlocksToMatch"]?.intValue ?? Int64(EndpointPickerConfig.maxPrefixBlocksToMatch)),
+                capacityPerEndpoint: Int(parameters?["lruCapacityPerServer"]?.intValue ?? Int64(EndpointPickerConfig.lruCapacityPerServer)))
         } else {
             prefixIndex = nil
         }

@@ -70,3 +70,13 @@ public struct GatewayInferencePool: KubernetesResource, Hashable {
         }
     }
 }
+
+/// Labels on a pool's endpoint-picker objects that the operator writes and the node agent and
+/// `tandem load` read.
+public enum EndpointPickerLabels {
+    /// Selects a pool's endpoint-picker pods (`inference.x-k8s.io/endpoint-picker: <pool label>`);
+    /// they carry no `inference.x-k8s.io/pool` label, which the GIE pool selects model servers by.
+    public static let pool = "inference.x-k8s.io/endpoint-picker"
+    /// Their `app.kubernetes.io/component`.
+    public static let component = "endpoint-picker"
+}

@@ -12,7 +12,8 @@ extension EndpointPickerConfig {
     public static let prefixCacheWeight = 3.0
     public static let queueWeight = 2.0
     public static let kvCacheUtilizationWeight = 2.0
-    /// Tokens per hashed prefix block: vLLM's default KV block size (`--block-size 16`).
+    /// Tokens per hashed prefix block: vLLM's default KV block size (`--block-size 16`). These
+    /// three are also what the emulated picker assumes when a config omits them.
     public static let prefixBlockSize = 16
     /// Blocks compared per request and blocks remembered per pod: llm-d's sample values.
     public static let maxPrefixBlocksToMatch = 256
@@ -24,7 +25,7 @@ extension EndpointPickerConfig {
     ///
     /// - Parameter apiVersion: the group/version the deployed router expects.
     public static func forScheduler(_ scheduler: SchedulerSpec, apiVersion: String = defaultAPIVersion) -> EndpointPickerConfig {
-        let threshold = Int64(scheduler.disaggregationThreshold ?? Int32(SchedulerSpec.defaultDisaggregationThreshold))
+        let threshold = Int64(scheduler.threshold)
         var plugins: [Plugin] = [
             Plugin(type: PluginType.prefixBasedPDDecider, parameters: ["nonCachedTokens": .int(threshold)]),
             Plugin(type: PluginType.disaggProfileHandler,

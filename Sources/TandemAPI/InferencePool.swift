@@ -358,6 +358,9 @@ public struct SchedulerSpec: Codable, Hashable, Sendable {
     /// `disaggregationThreshold: 100` (and the seed's example of a 5-token prompt under it).
     public static let defaultDisaggregationThreshold = 100
 
+    /// The threshold in force: the block's, else ``defaultDisaggregationThreshold``.
+    public var threshold: Int { Int(disaggregationThreshold ?? Int32(Self.defaultDisaggregationThreshold)) }
+
     public init(enableCacheAwareRouting: Bool? = nil, enableLoadBalancing: Bool? = nil, disaggregationThreshold: Int32? = nil) {
         self.enableCacheAwareRouting = enableCacheAwareRouting
         self.enableLoadBalancing = enableLoadBalancing
@@ -369,6 +372,12 @@ public struct SchedulerSpec: Codable, Hashable, Sendable {
 public struct KVTransferSpec: Codable, Hashable, Sendable {
     /// `NixlConnector` (default), `LMCacheConnectorV1`, `MooncakeConnector`, …
     public var connector: String?
+
+    /// The connector when none is named: NIXL, the one llm-d's guides use.
+    public static let defaultConnector = "NixlConnector"
+    /// NIXL's side-channel port, on which a decode pod's vLLM asks the prefill pod's for its KV
+    /// blocks. Source: vLLM's `VLLM_NIXL_SIDE_CHANNEL_PORT` default and llm-d's guides (5600).
+    public static let nixlSideChannelPort: Int32 = 5600
 
     public init(connector: String? = nil) {
         self.connector = connector

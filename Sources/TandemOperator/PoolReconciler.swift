@@ -132,7 +132,7 @@ public final class PoolReconciler: Sendable {
                     observed[tier] = current
                 } else if let routed {
                     routerState = .deployed(endpointPicker: current, gatewayPool: nil,
-                                            threshold: EndpointPickerConfig.forScheduler(routed.scheduler).disaggregationThreshold ?? 0)
+                                            threshold: routed.scheduler.threshold)
                 }
             }
             if case .deployed(let picker, _, let threshold) = routerState {

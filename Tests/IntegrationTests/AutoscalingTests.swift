@@ -13,16 +13,8 @@ import Testing
 
 /// A cluster of its own with the CRD, for the autoscaling scenarios: their pods run on
 /// emulated H200 nodes served by a node agent, so GPUs are scarce only where a test says so.
-actor AutoscaleCluster {
-    static let shared = AutoscaleCluster()
-    private var ready: TestCluster?
-
-    func get() async throws -> TestCluster {
-        if let ready { return ready }
-        let cluster = try await dedicatedClusterWithCRD("autoscale")
-        ready = cluster
-        return cluster
-    }
+enum AutoscaleCluster {
+    static let shared = PreparedCluster("autoscale")
 }
 
 /// One autoscaling scenario: a node agent with `gpus` H200 devices (2 per node), a namespace,

@@ -177,11 +177,7 @@ actor HelmCluster {
             try await client.resources(CustomResourceDefinition.self).get("servicemonitors.monitoring.coreos.com").isEstablished ? true : nil
         }
         // The Gateway API Inference Extension, whose InferencePool the operator writes for a pool's router.
-        let gie = try await kubectl(cluster, ["apply", "-f", Script.projectRoot + "/hack/gie/inferencepools.inference.networking.k8s.io.yaml"])
-        guard gie.status == 0 else { throw TestClusterError("installing GIE's InferencePool CRD failed: \(gie.output)") }
-        _ = try await eventually("GIE's InferencePool CRD to be established") {
-            try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.networking.k8s.io").isEstablished ? true : nil
-        }
+        try await installCRD(cluster, file: GatewayCRD.file, name: GatewayCRD.name)
         // Both renders first: Helm's server-side dry run refuses objects that exist and are not its own.
         let defaults = try await Helm.template(["--kubeconfig", cluster.kubeconfigPath])
         let allOn = try await Helm.template(["--kubeconfig", cluster.kubeconfigPath, "-f", Helm.allOn, "--name", "tandem-all", "--namespace", "tandem-all"])

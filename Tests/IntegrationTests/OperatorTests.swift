@@ -13,21 +13,15 @@ import Testing
 import Yams
 
 /// A cluster with 4 H200 nodes (8 GPUs each) and the CRD installed, shared by the operator tests.
-actor OperatorCluster {
-    static let shared = OperatorCluster()
-    private var ready: TestCluster?
-
-    func get() async throws -> TestCluster {
-        if let ready { return ready }
-        let cluster = try await dedicatedClusterWithCRD("operator") { client in
-            let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
-            for index in 0..<4 {
-                // Registered through the API; no agent keeps them alive, which these tests do not need.
-                try await EmulatedNode(name: "h200-\(index)", accelerator: h200, devices: 8).register(with: client)
-            }
+enum OperatorCluster {
+    static let shared = PreparedCluster("operator") { cluster in
+        let client = try cluster.adminClient()
+        defer { Task { try? await client.shutdown() } }
+        let h200 = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-h200"))
+        for index in 0..<4 {
+            // Registered through the API; no agent keeps them alive, which these tests do not need.
+            try await EmulatedNode(name: "h200-\(index)", accelerator: h200, devices: 8).register(with: client)
         }
-        ready = cluster
-        return cluster
     }
 }
 

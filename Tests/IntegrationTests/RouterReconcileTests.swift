@@ -17,8 +17,6 @@ import Testing
 /// with the scheduler block.
 @Suite("Router children against a real control plane")
 struct RouterReconcileTests {
-    static let giePath = Script.projectRoot + "/hack/gie/inferencepools.inference.networking.k8s.io.yaml"
-
     @Test func routerChildrenWithAndWithoutTheInferenceExtension() async throws {
         // A cluster of this suite's own: the CRD's absence, then presence, is cluster-wide.
         let cluster = try await dedicatedClusterWithCRD("router-discovery") { client in
@@ -73,8 +71,7 @@ struct RouterReconcileTests {
             #expect(owned(try await client.resources(RoleBinding.self, namespace: namespace).get("chat-epp")))
 
             // 2. The test installs GIE's CRD: the pool's GIE InferencePool appears, no restart.
-            let installed = try await kubectl(cluster, ["apply", "-f", Self.giePath])
-            try #require(installed.status == 0, "\(installed.output)")
+            try await installCRD(cluster, file: GatewayCRD.file, name: GatewayCRD.name)
             let gateway = client.resources(GatewayInferencePool.self, namespace: namespace)
             let gie = try await eventually(timeout: .seconds(60), "the GIE InferencePool") { try await gateway.getIfExists("chat") }
             #expect(owned(gie))

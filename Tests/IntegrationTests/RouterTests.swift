@@ -13,22 +13,9 @@ import Testing
 
 /// A cluster of its own for the router: Tandem's CRD and GIE's InferencePool CRD installed, a
 /// CPU node (for the endpoint picker, which asks for no GPU) beside the GPU nodes.
-actor RouterCluster {
-    static let shared = RouterCluster()
-    private var ready: TestCluster?
-
-    func get() async throws -> TestCluster {
-        if let ready { return ready }
-        let cluster = try await dedicatedClusterWithCRD("router")
-        let installed = try await cluster.run(["kubectl", "apply", "-f", Script.projectRoot + "/hack/gie/inferencepools.inference.networking.k8s.io.yaml"])
-        guard installed.status == 0 else { throw TestClusterError("installing GIE's InferencePool CRD failed: \(installed.output)") }
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        _ = try await eventually("GIE's CRD to be established") {
-            try await client.resources(CustomResourceDefinition.self).get("inferencepools.inference.networking.k8s.io").isEstablished ? true : nil
-        }
-        ready = cluster
-        return cluster
+enum RouterCluster {
+    static let shared = PreparedCluster("router") { cluster in
+        try await installCRD(cluster, file: GatewayCRD.file, name: GatewayCRD.name)
     }
 }
 

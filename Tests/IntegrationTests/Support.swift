@@ -120,3 +120,41 @@ final class OperatorProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: log)
     }
 }
+
+/// A cluster of a suite's own with Tandem's CRD, started on first use and shared by the suite's
+/// tests; `prepare` runs once on it first (nodes to register, other CRDs to install).
+actor PreparedCluster {
+    private let name: String
+    private let prepare: @Sendable (TestCluster) async throws -> Void
+    private var ready: TestCluster?
+
+    init(_ name: String, prepare: @escaping @Sendable (TestCluster) async throws -> Void = { _ in }) {
+        self.name = name
+        self.prepare = prepare
+    }
+
+    func get() async throws -> TestCluster {
+        if let ready { return ready }
+        let cluster = try await dedicatedClusterWithCRD(name)
+        try await prepare(cluster)
+        ready = cluster
+        return cluster
+    }
+}
+
+/// Applies the CRD in `file` and waits until the API server has established `name`.
+func installCRD(_ cluster: TestCluster, file: String, name: String) async throws {
+    let applied = try await cluster.run(["kubectl", "apply", "-f", file])
+    guard applied.status == 0 else { throw TestClusterError("installing the CRD \(name) failed: \(applied.output)") }
+    let client = try cluster.adminClient()
+    defer { Task { try? await client.shutdown() } }
+    _ = try await eventually("the CRD \(name) to be established") {
+        try await client.resources(CustomResourceDefinition.self).get(name).isEstablished ? true : nil
+    }
+}
+
+/// GIE's InferencePool CRD as `hack/gie/` writes it.
+enum GatewayCRD {
+    static let file = Script.projectRoot + "/hack/gie/inferencepools.inference.networking.k8s.io.yaml"
+    static let name = "inferencepools.inference.networking.k8s.io"
+}

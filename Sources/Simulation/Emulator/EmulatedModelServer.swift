@@ -15,17 +15,15 @@ public final class EmulatedModelServer: ModelServerHandle {
     public let configuration: EmulatorConfiguration
     public let address: String
     public let port: Int
-    private let task: Task<Void, any Error>
-    private let group: ServiceGroup
+    private let servers: LoopbackServers
     private let faults: MetricsFaultSwitch
 
-    private init(configuration: EmulatorConfiguration, address: String, port: Int, task: Task<Void, any Error>,
-                 group: ServiceGroup, faults: MetricsFaultSwitch) {
+    private init(configuration: EmulatorConfiguration, address: String, port: Int, servers: LoopbackServers,
+                 faults: MetricsFaultSwitch) {
         self.configuration = configuration
         self.address = address
         self.port = port
-        self.task = task
-        self.group = group
+        self.servers = servers
         self.faults = faults
     }
 
@@ -60,44 +58,24 @@ public final class EmulatedModelServer: ModelServerHandle {
         }
         router.post("/v1/completions") { request, _ in try await api.complete(request, chat: false) }
         router.post("/v1/chat/completions") { request, _ in try await api.complete(request, chat: true) }
-        let bound = AsyncStream<Result<Void, any Error>>.makeStream()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(address, port: port), serverName: "tandem-emulator"),
-            onServerRunning: { _ in bound.continuation.yield(.success(())) },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [], logger: logger))
-        let task = Task {
-            do {
-                try await group.run()
-            } catch {
-                bound.continuation.yield(.failure(error))
-                await driver.shutDown()
-                throw error
-            }
-            await driver.shutDown()
-        }
-        for await outcome in bound.stream {
-            try outcome.get()
-            break
-        }
-        return EmulatedModelServer(configuration: configuration, address: address, port: port, task: task, group: group,
-                                   faults: faults)
+        let servers = try await LoopbackServers.start(
+            [.init(router: router, port: port, name: "tandem-emulator")], address: address, logger: logger,
+            onExit: { await driver.shutDown() })
+        return EmulatedModelServer(configuration: configuration, address: address, port: port, servers: servers, faults: faults)
     }
 
     /// Stops accepting connections, lets open requests finish (scrapes held by a `hang` fault
     /// are answered 503), and returns when closed.
     public func stop() async {
         faults.stop()
-        await group.triggerGracefulShutdown()
-        _ = await task.result
+        await servers.stop()
     }
 
     /// Stops gracefully, and cancels whatever is still open after `grace` (a request waiting
     /// on a prefill peer that went away, say), as the kubelet's SIGKILL would.
     public func stop(grace: Duration) async {
         faults.stop()
-        await group.stop(running: task, grace: grace)
+        await servers.stop(grace: grace)
     }
 }
 
@@ -225,22 +203,6 @@ final class PrefillPeers: Sendable {
         }.sorted()
         guard !ready.isEmpty else { return nil }
         return ready[turn.add(1, ordering: .relaxed).oldValue % ready.count]
-    }
-}
-
-extension ServiceGroup {
-    /// Shuts down gracefully (open requests finish), and cancels `task` — the group's run —
-    /// when something is still open after `grace`, as the kubelet's SIGKILL would.
-    func stop(running task: Task<Void, any Error>, grace: Duration) async {
-        await triggerGracefulShutdown()
-        await withTaskGroup(of: Void.self) { deadline in
-            deadline.addTask {
-                guard (try? await Task.sleep(for: grace)) != nil else { return }
-                task.cancel()
-            }
-            _ = await task.result
-            deadline.cancelAll()
-        }
     }
 }
 

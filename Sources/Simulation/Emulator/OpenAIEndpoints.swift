@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import KubeCore
+import TandemAPI
 import NIOCore
 
 /// vLLM's OpenAI-compatible endpoints, answered from the emulated engine's timing.
@@ -84,7 +85,7 @@ struct OpenAIEndpoints: Sendable {
             // A prefill for a remote decode answers where its KV can be pulled from, as vLLM's
             // NIXL connector does (the side-channel port, VLLM_NIXL_SIDE_CHANNEL_PORT's default).
             let handoff = transfer?["do_remote_decode"] == .bool(true)
-                ? #","kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_engine_id":"\#(id)","remote_block_ids":[],"remote_host":"\#(address)","remote_port":\#(Self.nixlSideChannelPort)}"#
+                ? #","kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_engine_id":"\#(id)","remote_block_ids":[],"remote_host":"\#(address)","remote_port":\#(KVTransferSpec.nixlSideChannelPort)}"#
                 : ""
             return json(.ok, #"{"id":"\#(id)","object":"\#(object)","created":\#(created),"model":"\#(VLLMMetricsText.escape(model))","choices":[\#(choice)],"usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(produced),"total_tokens":\#(promptTokens + produced)}\#(handoff)}"#)
         }
@@ -116,8 +117,6 @@ struct OpenAIEndpoints: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: events)
     }
 
-    /// The NIXL side-channel port vLLM listens on (`VLLM_NIXL_SIDE_CHANNEL_PORT`, default 5600).
-    static let nixlSideChannelPort = 5600
 
     /// Sends the prompt to the prefill peer with `max_tokens: 1` (its KV is then pulled), as
     /// llm-d's routing sidecar does, and returns the peer's `kv_transfer_params` (`nil` when it

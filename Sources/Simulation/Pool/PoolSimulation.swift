@@ -73,7 +73,7 @@ public struct PoolSimulation: Sendable {
 
     /// The prompt length from which requests are prefilled on the prefill tier.
     public var disaggregationThreshold: Int {
-        Int(spec.scheduler?.disaggregationThreshold ?? Int32(PoolAutoscaler.defaultDisaggregationThreshold))
+        (spec.scheduler ?? SchedulerSpec()).threshold
     }
 
     /// Runs `plan` (any order; sorted by arrival, ties in plan order) with `policy` deciding.

@@ -50,20 +50,20 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
     public let address: String
     public let pod: EndpointPickerPod
     private let state: PickerState
-    private let task: Task<Void, Never>
-    private let group: ServiceGroup
+    private let servers: LoopbackServers
 
-    private init(address: String, pod: EndpointPickerPod, state: PickerState, task: Task<Void, Never>, group: ServiceGroup) {
+    private init(address: String, pod: EndpointPickerPod, state: PickerState, servers: LoopbackServers) {
         self.address = address
         self.pod = pod
         self.state = state
-        self.task = task
-        self.group = group
+        self.servers = servers
     }
 
-    /// The GIE InferencePool kind in `group` (v1).
+    /// The GIE InferencePool kind (v1) in `group` (`--pool-group`; GIE's own by default).
     public static func inferencePoolResource(group: String) -> APIResource {
-        APIResource(group: group, version: "v1", kind: "InferencePool", plural: "inferencepools", namespaced: true)
+        var resource = GatewayInferencePool.apiResource
+        resource.group = group
+        return resource
     }
 
     /// Reads the config and pool, starts watching and scraping, and returns once the gateway
@@ -107,11 +107,17 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
         let pool = try await waitFor(deadline, "InferencePool \(pod.poolNamespace)/\(pod.poolName) (\(pod.poolGroup)) of endpoint-picker pod \(podName)") {
             try await pools.getIfExists(pod.poolName)
         }
-        let matchLabels = pool["spec"]?["selector"]?["matchLabels"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        let spec: GatewayInferencePool.Spec
+        do {
+            spec = try KubeJSON.decode(GatewayInferencePool.Spec.self, from: KubeJSON.encode(pool["spec"] ?? .null))
+        } catch {
+            throw EmulatorError("InferencePool \(pod.poolNamespace)/\(pod.poolName) has no v1 spec (selector.matchLabels, targetPorts, endpointPickerRef): \(error)")
+        }
+        let matchLabels = spec.selector.matchLabels
         guard !matchLabels.isEmpty else {
             throw EmulatorError("InferencePool \(pod.poolNamespace)/\(pod.poolName) has no spec.selector.matchLabels; the endpoint picker selects no pods")
         }
-        guard let targetPort = pool["spec"]?["targetPorts"]?.arrayValue?.first?["number"]?.intValue else {
+        guard let targetPort = spec.targetPorts.first?.number else {
             throw EmulatorError("InferencePool \(pod.poolNamespace)/\(pod.poolName) has no spec.targetPorts[0].number")
         }
         let selector = LabelSelector(matchLabels: matchLabels).selectorString
@@ -142,50 +148,28 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: state.metricsText())))
         }
 
-        let bound = AsyncStream<Result<Void, any Error>>.makeStream()
-        let gatewayApp = Application(
-            router: gateway, configuration: .init(address: .hostname(address, port: EndpointPickerPod.gatewayPort), serverName: "tandem-epp-gateway"),
-            onServerRunning: { _ in bound.continuation.yield(.success(())) }, logger: logger)
-        let metricsApp = Application(
-            router: metrics, configuration: .init(address: .hostname(address, port: pod.metricsPort), serverName: "tandem-epp-metrics"),
-            onServerRunning: { _ in bound.continuation.yield(.success(())) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: gatewayApp), .init(service: metricsApp)], gracefulShutdownSignals: [], logger: logger))
-        let task = Task {
-            await withTaskGroup(of: Void.self) { tasks in
-                tasks.addTask {
-                    do { try await group.run() } catch { bound.continuation.yield(.failure(error)) }
-                }
-                tasks.addTask { await informer.run() }
-                tasks.addTask { await state.scrapeLoop(every: options.metricsRefresh, timeout: options.scrapeTimeout) }
-                // The first member to end (the servers, on stop) ends the rest.
-                await tasks.next()
-                tasks.cancelAll()
-            }
-        }
-        var listening = 0
-        for await outcome in bound.stream {
-            do {
-                try outcome.get()
-            } catch {
-                await group.triggerGracefulShutdown()
-                await task.value
-                throw EmulatorError("endpoint-picker pod \(podName) cannot listen on \(address): \(error)")
-            }
-            listening += 1
-            if listening == 2 { break }
+        // The watch and the scrapes run beside the servers; stopping the servers ends them.
+        let servers: LoopbackServers
+        do {
+            servers = try await LoopbackServers.start(
+                [.init(router: gateway, port: EndpointPickerPod.gatewayPort, name: "tandem-epp-gateway"),
+                 .init(router: metrics, port: pod.metricsPort, name: "tandem-epp-metrics")],
+                address: address, logger: logger,
+                alongside: [{ await informer.run() },
+                            { await state.scrapeLoop(every: options.metricsRefresh, timeout: options.scrapeTimeout) }])
+        } catch {
+            throw EmulatorError("endpoint-picker pod \(podName) cannot listen on \(address): \(error)")
         }
         do {
             _ = try await waitFor(deadline, "the first list of pods \(selector) for endpoint-picker pod \(podName)") {
                 informer.hasSynced ? true : nil
             }
         } catch {
-            await group.triggerGracefulShutdown()
-            await task.value
+            await servers.stop()
             throw error
         }
         logger.info("endpoint picker of \(pod.poolNamespace)/\(pod.poolName) routes \(selector) on target port \(targetPort); gateway http://\(address):\(EndpointPickerPod.gatewayPort)")
-        return EmulatedEndpointPicker(address: address, pod: pod, state: state, task: task, group: group)
+        return EmulatedEndpointPicker(address: address, pod: pod, state: state, servers: servers)
     }
 
     /// Polls `find` every 200 ms until it returns a value or `deadline` passes.
@@ -235,8 +219,7 @@ public final class EmulatedEndpointPicker: ModelServerHandle {
     /// Stops the gateway and metrics servers (open requests finish), then the watch and the
     /// scrapes; returns when all have ended.
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        await task.value
+        await servers.stop()
     }
 }
 

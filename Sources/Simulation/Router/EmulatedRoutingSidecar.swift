@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KubeCore
+import TandemAPI
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -17,17 +18,15 @@ import ServiceLifecycle
 public final class EmulatedRoutingSidecar: Sendable {
     public let address: String
     public let spec: RoutingSidecarSpec
-    private let task: Task<Void, any Error>
-    private let group: ServiceGroup
+    private let servers: LoopbackServers
 
     /// The header llm-d's router sets to name the prefill pod.
     public static let prefillerHeader = "x-prefiller-host-port"
 
-    private init(address: String, spec: RoutingSidecarSpec, task: Task<Void, any Error>, group: ServiceGroup) {
+    private init(address: String, spec: RoutingSidecarSpec, servers: LoopbackServers) {
         self.address = address
         self.spec = spec
-        self.task = task
-        self.group = group
+        self.servers = servers
     }
 
     /// Starts listening on `address:spec.port` and returns once the socket is bound.
@@ -49,26 +48,9 @@ public final class EmulatedRoutingSidecar: Sendable {
                 }
             }
         }
-        let bound = AsyncStream<Result<Void, any Error>>.makeStream()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(address, port: spec.port), serverName: "tandem-routing-sidecar"),
-            onServerRunning: { _ in bound.continuation.yield(.success(())) },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [], logger: logger))
-        let task = Task {
-            do {
-                try await group.run()
-            } catch {
-                bound.continuation.yield(.failure(error))
-                throw error
-            }
-        }
-        for await outcome in bound.stream {
-            try outcome.get()
-            break
-        }
-        return EmulatedRoutingSidecar(address: address, spec: spec, task: task, group: group)
+        let servers = try await LoopbackServers.start(
+            [.init(router: router, port: spec.port, name: "tandem-routing-sidecar")], address: address, logger: logger)
+        return EmulatedRoutingSidecar(address: address, spec: spec, servers: servers)
     }
 
     static func complete(_ request: Request, path: String, chat: Bool, vllm: String, logger: Logger) async throws -> Response {
@@ -92,7 +74,7 @@ public final class EmulatedRoutingSidecar: Sendable {
         params["do_remote_prefill"] = true
         params["do_remote_decode"] = false
         if params["remote_host"] == nil { params["remote_host"] = .string(String(peer[..<colon])) }
-        if params["remote_port"] == nil { params["remote_port"] = .int(Int64(OpenAIEndpoints.nixlSideChannelPort)) }
+        if params["remote_port"] == nil { params["remote_port"] = .int(Int64(KVTransferSpec.nixlSideChannelPort)) }
         body["kv_transfer_params"] = params
         return try await forwardOrFail(path, ByteBuffer(bytes: try JSONEncoder().encode(body)), vllm)
     }
@@ -107,13 +89,11 @@ public final class EmulatedRoutingSidecar: Sendable {
 
     /// Stops accepting connections, lets open requests finish, returns when closed.
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = await task.result
+        await servers.stop()
     }
 
-    /// Stops gracefully, and cancels whatever is still open after `grace` (a request waiting on
-    /// a prefill peer that went away), as the kubelet's SIGKILL would.
+    /// Stops gracefully, and cancels what is still open after `grace`, as the kubelet's SIGKILL would.
     public func stop(grace: Duration) async {
-        await group.stop(running: task, grace: grace)
+        await servers.stop(grace: grace)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeCore
+import Routing
 
 /// What an endpoint-picker (EPP) pod asks for, read from its spec as llm-d's EPP binary reads
 /// its command line and mounted files: the GIE InferencePool it serves, the config file and
@@ -8,9 +9,9 @@ public struct EndpointPickerPod: Sendable, Hashable {
     /// The container llm-d's charts (and Tandem) name the EPP's.
     public static let containerName = "epp"
     /// The label value Tandem gives the EPP pod's `app.kubernetes.io/component`.
-    public static let component = "endpoint-picker"
+    public static let component = EndpointPickerLabels.component
     /// Tandem's label naming the pool an EPP serves (`inference.x-k8s.io/endpoint-picker: <pool label>`).
-    public static let poolLabel = "inference.x-k8s.io/endpoint-picker"
+    public static let poolLabel = EndpointPickerLabels.pool
 
     /// The port of the emulation's stand-in for the Gateway's listener: plain HTTP, the OpenAI
     /// API, on the EPP pod's address (Envoy's listener port in llm-d's guides is 80; 8080 needs
