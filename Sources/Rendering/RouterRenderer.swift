@@ -14,7 +14,8 @@ public struct RouterOptions: Hashable, Sendable {
     public var endpointPickerImage: String
     public var routingSidecarImage: String
     /// Run the routing sidecar as a native sidecar (an init container with `restartPolicy:
-    /// Always`): the API server is Kubernetes 1.29 or newer.
+    /// Always`): the API server is Kubernetes 1.29 or newer. Off by default: a plain second
+    /// container runs on every version.
     public var nativeSidecars: Bool
     /// The cluster serves `inference.networking.k8s.io/v1` (discovery): render the GIE pool.
     public var gatewayAPIServed: Bool
@@ -24,8 +25,8 @@ public struct RouterOptions: Hashable, Sendable {
 
     public init(configAPIVersion: String = EndpointPickerConfig.defaultAPIVersion,
                 endpointPickerImage: String = Self.defaultEndpointPickerImage,
-                routingSidecarImage: String = Self.defaultRoutingSidecarImage, nativeSidecars: Bool = true,
-                gatewayAPIServed: Bool = true, grpcProbes: Bool = true) {
+                routingSidecarImage: String = Self.defaultRoutingSidecarImage, nativeSidecars: Bool = false,
+                gatewayAPIServed: Bool = true, grpcProbes: Bool = false) {
         self.configAPIVersion = configAPIVersion
         self.endpointPickerImage = endpointPickerImage
         self.routingSidecarImage = routingSidecarImage

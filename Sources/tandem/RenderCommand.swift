@@ -26,8 +26,8 @@ struct Render: ParsableCommand {
     @Option(help: "Namespace for pools that name none.")
     var namespace: String = "default"
 
-    @Option(help: "Kubernetes version of the target cluster, major.minor: 1.29 and newer run the routing sidecar as a native sidecar.")
-    var kubernetesVersion: String = "1.29"
+    @Option(help: "Kubernetes version of the target cluster, major.minor: 1.29 and newer run the routing sidecar as a native sidecar, 1.24 and newer probe the endpoint picker over gRPC. Default: 1.20, the oldest the chart supports (a plain sidecar container, TCP probes).")
+    var kubernetesVersion: String = "1.20"
 
     @Option(help: "apiVersion of the EndpointPickerConfig (\(EndpointPickerConfig.knownAPIVersions.joined(separator: ", "))).")
     var eppConfigApiVersion: String = EndpointPickerConfig.defaultAPIVersion
