@@ -94,6 +94,9 @@ public struct PoolPlanner: Sendable {
     /// Labels of the cluster's nodes (for inferring and selecting the accelerator); empty
     /// without a cluster.
     public var nodeLabels: [[String: String]]
+    /// An accelerator inferred earlier and kept (the pool's `status.acceleratorResolution`):
+    /// used for tiers that name none in place of inferring from ``nodeLabels`` again.
+    public var resolvedAccelerator: String?
 
     public init(accelerators: AcceleratorCatalog = .builtIn, models: ModelCatalog = .builtIn,
                 sizer: TierSizer = TierSizer(), nodeLabels: [[String: String]] = []) {
@@ -164,6 +167,9 @@ public struct PoolPlanner: Sendable {
         if let name = spec.config(tier).accelerator ?? spec.accelerator {
             if let accelerator = accelerators.accelerator(named: name) { return .named(accelerator) }
             return .unknown("accelerator \"\(name)\" is not in the catalog")
+        }
+        if let resolvedAccelerator, let accelerator = accelerators.accelerator(named: resolvedAccelerator) {
+            return .inferred(accelerator)
         }
         switch accelerators.inferAccelerator(fromNodeLabels: nodeLabels) {
         case .identified(let accelerator): return .inferred(accelerator)

@@ -159,6 +159,7 @@ extension InferencePoolStatus {
             // Keyed by type: the reconciler and the autoscaler each own their conditions.
             "conditions": Schema.array(of: condition).listMap(keys: ["type"]),
             "accelerator": .string(),
+            "acceleratorResolution": .object(["inferred": .string(), "generation": .integer(format: "int64")]),
             "prefill": tier, "decode": tier,
             "scalingHistory": .array(of: .object([
                 "time": Schema.string().formatted("date-time"), "tier": .string(enum: TierName.allCases.map(\.rawValue)),

@@ -8,6 +8,9 @@ public struct InferencePoolStatus: Codable, Hashable, Sendable {
     public var conditions: [Condition]?
     /// The accelerator the pool was sized for (named or inferred).
     public var accelerator: String?
+    /// The accelerator inferred from the GPU nodes for tiers that name none, kept while the spec
+    /// does not change, so a node of another type joining or leaving re-renders nothing.
+    public var acceleratorResolution: AcceleratorResolution?
     public var prefill: TierStatus?
     public var decode: TierStatus?
     /// Newest first, at most ``InferencePoolStatus/scalingHistoryLimit``.
@@ -31,6 +34,19 @@ public struct InferencePoolStatus: Codable, Hashable, Sendable {
         set {
             if tier == .prefill { prefill = newValue } else { decode = newValue }
         }
+    }
+}
+
+/// An accelerator inferred from the cluster's GPU nodes and recorded in status.
+public struct AcceleratorResolution: Codable, Hashable, Sendable {
+    /// The catalog name inferred (`nvidia-h200`).
+    public var inferred: String
+    /// The pool's `metadata.generation` it was inferred for: kept until the spec changes.
+    public var generation: Int64?
+
+    public init(inferred: String, generation: Int64?) {
+        self.inferred = inferred
+        self.generation = generation
     }
 }
 
@@ -112,4 +128,20 @@ public enum PoolCondition {
     /// llm-d's router (endpoint picker and GIE pool) is deployed and ready; absent without a
     /// `scheduler` block.
     public static let routerReady = "RouterReady"
+    /// How the accelerator of tiers that name none was chosen (present only for such pools):
+    /// inferred from the GPU nodes and kept (`Inferred`), kept although the nodes now disagree
+    /// (`NodesDisagree`, True), or not resolved (`NodesDisagree`, `NoGPUNodes`,
+    /// `UnrecognizedAccelerator`, False).
+    public static let acceleratorResolved = "AcceleratorResolved"
+}
+
+/// Reasons of `Ready=False` that say a child could not be written.
+public enum ChildReason {
+    /// Another InferencePool's child has the name one of this pool's children needs (pool names
+    /// such as `a.b` and `a-b` map to the same child names): this pool touches nothing.
+    public static let nameConflict = "ChildNameConflict"
+    /// An object with a child's name exists and is not owned by this pool: left alone.
+    public static let conflict = "ChildConflict"
+    /// The API server refused a child (400, 403, 404, 422): its message is in the condition.
+    public static let applyFailed = "ApplyFailed"
 }

@@ -73,9 +73,16 @@ public final class PoolReconciler: Sendable {
         var observed: [TierName: Deployment] = [:]
         var routerState = RouterState.absent
         var recheckDiscovery = false
+        var report = ChildReport()
+        var resolution: AcceleratorResolver.Outcome?
         if invalid.isEmpty {
             var planner = catalogs
             planner.nodeLabels = nodes?.list().compactMap { $0.metadata.labels } ?? []
+            let resolved = AcceleratorResolver.resolve(
+                spec: spec, generation: pool.metadata.generation, recorded: pool.status?.acceleratorResolution,
+                nodes: planner.accelerators.inferAccelerator(fromNodeLabels: planner.nodeLabels), catalog: planner.accelerators)
+            planner.resolvedAccelerator = resolved.accelerator
+            resolution = resolved
             let made = planner.plan(pool)
             plan = made
             // The tiers' Deployments as they are; for a tier whose replicas are not the spec's, a
@@ -105,59 +112,84 @@ public final class PoolReconciler: Sendable {
                 recheckDiscovery = !served
             }
             let children = try Renderer.render(pool: pool, plans: plans, owner: pool.controllerReference(), router: routed, options: options)
+            // Another pool's children in the cache under this pool's child names (`a.b` and
+            // `a-b`): this pool writes nothing at all until one of the two is renamed.
+            func claimedByAnotherPool<Object: KubernetesResource>(_ desired: [Object], _ cache: (String) -> Object?) {
+                for child in desired {
+                    let childName = child.metadata.name ?? ""
+                    if case .otherPool(let other) = ChildOwner.of(cache(childName), pool: pool) {
+                        report.nameConflicts.append("\(Object.apiResource.kind) \(childName) (InferencePool \(other))")
+                    }
+                }
+            }
+            claimedByAnotherPool(children.deployments) { deployments.get(namespace: namespace, name: $0) }
+            claimedByAnotherPool(children.services) { services.get(namespace: namespace, name: $0) }
             if let router {
-                for account in children.serviceAccounts {
-                    _ = try await applyIfChanged(account, cached: router.serviceAccounts.get(namespace: namespace, name: account.metadata.name ?? ""), pool: pool, context: context)
-                }
-                for role in children.roles {
-                    _ = try await applyIfChanged(role, cached: router.roles.get(namespace: namespace, name: role.metadata.name ?? ""), pool: pool, context: context)
-                }
-                for binding in children.roleBindings {
-                    _ = try await applyIfChanged(binding, cached: router.roleBindings.get(namespace: namespace, name: binding.metadata.name ?? ""), pool: pool, context: context)
-                }
-                for configMap in children.configMaps {
-                    _ = try await applyIfChanged(configMap, cached: router.configMaps.get(namespace: namespace, name: configMap.metadata.name ?? ""), pool: pool, context: context)
-                }
+                claimedByAnotherPool(children.configMaps) { router.configMaps.get(namespace: namespace, name: $0) }
+                claimedByAnotherPool(children.serviceAccounts) { router.serviceAccounts.get(namespace: namespace, name: $0) }
+                claimedByAnotherPool(children.roles) { router.roles.get(namespace: namespace, name: $0) }
+                claimedByAnotherPool(children.roleBindings) { router.roleBindings.get(namespace: namespace, name: $0) }
             }
-            for service in children.services {
-                _ = try await applyIfChanged(service, cached: services.get(namespace: namespace, name: service.metadata.name ?? ""),
-                                             pool: pool, context: context)
-            }
-            for deployment in children.deployments {
-                let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
-                let cached = tier.flatMap { existing[$0] } ?? deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
-                try await handOverReplicas(desired: deployment, cached: cached, pool: pool, context: context)
-                let current = try await applyIfChanged(deployment, cached: cached, pool: pool, context: context)
-                if let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:)) {
-                    observed[tier] = current
-                } else if let routed {
-                    routerState = .deployed(endpointPicker: current, gatewayPool: nil,
-                                            threshold: routed.scheduler.threshold)
+            if report.nameConflicts.isEmpty {
+                if let router {
+                    for account in children.serviceAccounts {
+                        _ = try await applyChild(account, cached: router.serviceAccounts.get(namespace: namespace, name: account.metadata.name ?? ""), pool: pool, report: &report, context: context)
+                    }
+                    for role in children.roles {
+                        _ = try await applyChild(role, cached: router.roles.get(namespace: namespace, name: role.metadata.name ?? ""), pool: pool, report: &report, context: context)
+                    }
+                    for binding in children.roleBindings {
+                        _ = try await applyChild(binding, cached: router.roleBindings.get(namespace: namespace, name: binding.metadata.name ?? ""), pool: pool, report: &report, context: context)
+                    }
+                    for configMap in children.configMaps {
+                        _ = try await applyChild(configMap, cached: router.configMaps.get(namespace: namespace, name: configMap.metadata.name ?? ""), pool: pool, report: &report, context: context)
+                    }
                 }
-            }
-            if case .deployed(let picker, _, let threshold) = routerState {
-                var gatewayName: String?
-                for gatewayPool in children.gatewayPools {
-                    let live = try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists(gatewayPool.metadata.name ?? "")
-                    _ = try await applyIfChanged(gatewayPool, cached: live, pool: pool, context: context)
-                    gatewayName = gatewayPool.metadata.name
+                for service in children.services {
+                    _ = try await applyChild(service, cached: services.get(namespace: namespace, name: service.metadata.name ?? ""),
+                                             pool: pool, report: &report, context: context)
                 }
-                routerState = .deployed(endpointPicker: picker, gatewayPool: gatewayName, threshold: threshold)
-            } else {
-                if case .failure(let problem)? = made.router { routerState = .refused(problem) }
-                try await removeRouter(pool: pool, context: context)
+                for deployment in children.deployments {
+                    let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
+                    let cached = tier.flatMap { existing[$0] } ?? deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
+                    if ChildOwner.of(cached, pool: pool) == .pool {
+                        try await handOverReplicas(desired: deployment, cached: cached, pool: pool, context: context)
+                    }
+                    let current = try await applyChild(deployment, cached: cached, pool: pool, report: &report, context: context)
+                    if let tier {
+                        observed[tier] = current
+                    } else if let routed {
+                        routerState = .deployed(endpointPicker: current, gatewayPool: nil,
+                                                threshold: routed.scheduler.threshold)
+                    }
+                }
+                if case .deployed(let picker, _, let threshold) = routerState {
+                    var gatewayName: String?
+                    for gatewayPool in children.gatewayPools {
+                        let live = try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists(gatewayPool.metadata.name ?? "")
+                        if try await applyChild(gatewayPool, cached: live, pool: pool, report: &report, context: context) != nil {
+                            gatewayName = gatewayPool.metadata.name
+                        }
+                    }
+                    routerState = .deployed(endpointPicker: picker, gatewayPool: gatewayName, threshold: threshold)
+                } else {
+                    if case .failure(let problem)? = made.router { routerState = .refused(problem) }
+                    try await removeRouter(pool: pool, context: context)
+                }
             }
         }
-        // A tier that could not be planned keeps whatever Deployment it had (not rolled out anew).
+        // A tier that could not be planned keeps whatever Deployment it had (not rolled out anew);
+        // only this pool's own Deployments count.
         for tier in TierName.allCases where observed[tier] == nil {
-            observed[tier] = deployments.get(namespace: namespace, name: ChildNames.tier(name, tier))
+            let cached = deployments.get(namespace: namespace, name: ChildNames.tier(name, tier))
+            if ChildOwner.of(cached, pool: pool) == .pool { observed[tier] = cached }
         }
 
         // Autoscaling: decide the tiers in Operator mode and set their replicas.
         var action = ReconcileAction.awaitChange
         var scaling: [TierName: TierScaling] = [:]
         var operated: [TierName] = []
-        if let autoscaler, plan != nil {
+        if let autoscaler, plan != nil, report.nameConflicts.isEmpty {
             operated = Autoscaler.operatedTiers(pool).filter { observed[$0] != nil }
             if !operated.isEmpty {
                 let podList = pods?.list(namespace: namespace) ?? []
@@ -180,8 +212,17 @@ public final class PoolReconciler: Sendable {
             // Installing the Gateway API Inference Extension later is noticed without a restart.
             if case .requeue(let after) = action { action = .requeue(after: min(after, wait)) } else { action = .requeue(after: wait) }
         }
+        if !report.conflicts.isEmpty || !report.nameConflicts.isEmpty {
+            // The objects in the way are not watched (not labelled as Tandem's): look again later.
+            if case .requeue(let after) = action {
+                action = .requeue(after: min(after, Self.conflictRecheck))
+            } else {
+                action = .requeue(after: Self.conflictRecheck)
+            }
+        }
         var status = PoolStatusBuilder.status(
-            pool: pool, previous: pool.status, invalid: invalid, plan: plan, deployments: observed, router: routerState, now: now)
+            pool: pool, previous: pool.status, invalid: invalid, plan: plan, deployments: observed, router: routerState,
+            resolution: resolution, children: report, now: now)
         if !operated.isEmpty || pool.status?.conditions?[type: PoolCondition.scalingActive] != nil {
             // Between rounds, and for what a round leaves alone, the part this process last wrote.
             autoscaler?.restore(into: &status, pool: pool)
@@ -215,7 +256,51 @@ public final class PoolReconciler: Sendable {
             }
             await recordTransitions(pool: pool, old: pool.status, new: status, plan: plan)
         }
+        if !report.failures.isEmpty {
+            // Status says why; the error makes the work queue retry with its backoff, as an
+            // RBAC grant or an admission webhook may be fixed without a change to the pool.
+            throw ChildrenRefused(pool: "\(namespace)/\(name)", failures: report.failures)
+        }
         return action
+    }
+
+    /// How often a pool blocked by an object it does not own looks again (the object is not
+    /// watched: only children labelled as Tandem's are).
+    public static let conflictRecheck: Duration = .seconds(30)
+
+    /// Applies a child that is the pool's to write (it controls it, or nothing has its name), and
+    /// records in `report` what could not be written: an object someone else holds (never
+    /// modified) or the API server's refusal. Returns the child as it now is, or `nil` when it
+    /// is not the pool's.
+    func applyChild<Object: KubernetesResource>(
+        _ desired: Object, cached: Object?, pool: InferencePool, report: inout ChildReport, context: ReconcileContext
+    ) async throws -> Object? {
+        let childName = desired.metadata.name ?? ""
+        let what = "\(Object.apiResource.kind) \(childName)"
+        var current = cached
+        if current == nil {
+            // The informers see only objects labelled as Tandem's: one that someone else made
+            // is looked up before anything could be written over it.
+            current = try await client.resources(Object.self, namespace: pool.metadata.namespace).getIfExists(childName)
+        }
+        switch ChildOwner.of(current, pool: pool) {
+        case .otherPool(let other):
+            report.nameConflicts.append("\(what) (InferencePool \(other))")
+            return nil
+        case .foreign(let why):
+            report.conflicts.append("\(what) (\(why))")
+            return nil
+        case .absent, .pool:
+            break
+        }
+        do {
+            return try await applyIfChanged(desired, cached: current, pool: pool, context: context)
+        } catch let error as APIError where ChildReport.isRefusal(error) {
+            let message = error.status.message ?? "\(error)"
+            report.failures.append("\(what): \(error.code) \(error.status.reason ?? ""): \(message)")
+            context.logger.warning("could not apply \(what): \(message)")
+            return current
+        }
     }
 
     /// A tier whose replica count is not the spec's (`Operator`, `External`) leaves
@@ -336,6 +421,21 @@ public final class PoolReconciler: Sendable {
 
     /// Warning Events when a problem appears or changes, so a steady state records nothing.
     func recordTransitions(pool: InferencePool, old: InferencePoolStatus?, new: InferencePoolStatus, plan: PoolPlan?) async {
+        // Children that could not be written: a Warning whenever the reason or message changes.
+        let readyBefore = old?.conditions?[type: PoolCondition.ready]
+        if let readyAfter = new.conditions?[type: PoolCondition.ready], readyAfter.status == .false,
+            [ChildReason.nameConflict, ChildReason.conflict, ChildReason.applyFailed].contains(readyAfter.reason),
+            readyBefore?.reason != readyAfter.reason || readyBefore?.message != readyAfter.message
+        {
+            await recorder.record(pool, type: .warning, reason: readyAfter.reason, action: "Apply", note: readyAfter.message)
+        }
+        // How the accelerator was resolved: a Warning when the nodes disagree, once per message.
+        let resolvedBefore = old?.conditions?[type: PoolCondition.acceleratorResolved]
+        if let resolvedAfter = new.conditions?[type: PoolCondition.acceleratorResolved], resolvedAfter.reason != "Inferred",
+            resolvedBefore?.reason != resolvedAfter.reason || resolvedBefore?.message != resolvedAfter.message
+        {
+            await recorder.record(pool, type: .warning, reason: resolvedAfter.reason, action: "Sizing", note: resolvedAfter.message)
+        }
         // The router: a Warning when it stops (or cannot start) routing for a new reason, a
         // Normal Event when it routes.
         let routerBefore = old?.conditions?[type: PoolCondition.routerReady]
@@ -362,6 +462,16 @@ public final class PoolReconciler: Sendable {
         if after.status == .true, before?.status == .false {
             await recorder.record(pool, type: .normal, reason: "SizingValid", action: "Sizing", note: after.message)
         }
+    }
+}
+
+/// A reconcile that wrote what it could and reported the rest in status; thrown so the work
+/// queue retries with its backoff.
+struct ChildrenRefused: Error, CustomStringConvertible {
+    var pool: String
+    var failures: [String]
+    var description: String {
+        "InferencePool \(pool): the API server refused \(failures.count) child(ren): \(failures.joined(separator: "; ")) (see the pool's Ready condition)"
     }
 }
 

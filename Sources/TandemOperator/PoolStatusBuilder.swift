@@ -23,9 +23,12 @@ public enum PoolStatusBuilder {
     ///   - previous: the current status (conditions keep their transition times).
     ///   - invalid: spec errors, when the spec failed validation (then `plan` is nil).
     ///   - deployments: the tiers' Deployments as last seen (cache or apply answer).
+    ///   - resolution: how the accelerator of unnamed tiers was chosen (``AcceleratorResolver``).
+    ///   - children: what could not be written this round.
     public static func status(
         pool: InferencePool, previous: InferencePoolStatus?, invalid: [FieldError], plan: PoolPlan?,
-        deployments: [TierName: Deployment], router: RouterState = .absent, now: KubeTime
+        deployments: [TierName: Deployment], router: RouterState = .absent,
+        resolution: AcceleratorResolver.Outcome? = nil, children: ChildReport = ChildReport(), now: KubeTime
     ) -> InferencePoolStatus {
         let generation = pool.metadata.generation
         var status = InferencePoolStatus(observedGeneration: generation)
@@ -48,7 +51,16 @@ public enum PoolStatusBuilder {
             status.prefill = previous?.prefill
             status.decode = previous?.decode
             status.accelerator = previous?.accelerator
+            status.acceleratorResolution = previous?.acceleratorResolution
             return status
+        }
+
+        // The accelerator of tiers that name none.
+        status.acceleratorResolution = resolution?.record
+        if let condition = resolution?.condition {
+            set(PoolCondition.acceleratorResolved, condition.status, condition.reason, condition.message)
+        } else {
+            conditions.removeAll { $0.type == PoolCondition.acceleratorResolved }
         }
 
         // Sizing.
@@ -87,9 +99,9 @@ public enum PoolStatusBuilder {
             tierStatus.ready = "\(tierStatus.readyReplicas ?? 0)/\(desired ?? 0)"
             if let sizing = plan[tier].sizing {
                 tierStatus.accelerator = sizing.acceleratorName
-                tierStatus.gpusPerReplica = Int32(sizing.devices.value)
-                tierStatus.tensorParallelSize = Int32(sizing.tensorParallelSize.value)
-                tierStatus.maxModelLen = Int32(sizing.maxModelLen.value)
+                tierStatus.gpusPerReplica = Int32(clamping: sizing.devices.value)
+                tierStatus.tensorParallelSize = Int32(clamping: sizing.tensorParallelSize.value)
+                tierStatus.maxModelLen = Int32(clamping: sizing.maxModelLen.value)
                 tierStatus.kvCacheTokens = sizing.kvCacheTokens.map(Int64.init)
             }
             let previousTier = previous?[tier]
@@ -125,6 +137,10 @@ public enum PoolStatusBuilder {
             } else {
                 set(PoolCondition.progressing, .false, "RolledOut", "every tier runs its desired replicas")
             }
+        }
+        if let problem = children.problem {
+            set(PoolCondition.ready, .false, problem.reason, problem.message)
+            set(PoolCondition.progressing, .false, problem.reason, "blocked until the children can be written: see Ready")
         }
         switch router {
         case .absent:

@@ -124,9 +124,11 @@ struct Scenario {
     func overloadPrefillUntilLimited(_ name: String) async throws -> (Condition, Task<LoadReport, any Error>) {
         let targets = try await waitReady(name, .decode, atLeast: 1)
         try await waitReady(name, .prefill, atLeast: 1)
-        let load = load(targets, rate: 40, seconds: 20, promptTokens: 3000, outputTokens: 2)
+        // Load that lasts until the condition is seen (the caller cancels it): on a busy machine
+        // the pods take longer to fill, never less load.
+        let load = load(targets, rate: 40, seconds: 150, promptTokens: 3000, outputTokens: 2)
         do {
-            let limited = try await eventually(timeout: .seconds(40), "ScalingLimited") { () -> Condition? in
+            let limited = try await eventually(timeout: .seconds(150), "ScalingLimited") { () -> Condition? in
                 let found = condition(try await pool(name), ScalingStatus.scalingLimited)
                 return found?.status == .true ? found : nil
             }
@@ -161,24 +163,29 @@ struct AutoscalingScenarioTests {
             let targets = try await scenario.waitReady("lp", .decode, atLeast: 1)
             try await scenario.waitReady("lp", .prefill, atLeast: 1)
 
-            // Long prompts, short outputs: prefill is the bottleneck.
-            let load = scenario.load(targets, rate: 40, seconds: 12, promptTokens: 3000, outputTokens: 2)
-            let grown = try await eventually(timeout: .seconds(40), "prefill to scale up") { () -> Int? in
+            // Long prompts, short outputs: prefill is the bottleneck. The load lasts until prefill
+            // has grown (a busy machine fills the pods later, never with less load), then 12 s
+            // more while decode is watched: an upper bound, which a slow machine cannot break.
+            let load = scenario.load(targets, rate: 40, seconds: 150, promptTokens: 3000, outputTokens: 2)
+            var decodeMax = 1
+            let grown = try await eventually(timeout: .seconds(150), "prefill to scale up") { () -> Int? in
+                decodeMax = max(decodeMax, try await scenario.replicas("lp", .decode))
                 let replicas = try await scenario.replicas("lp", .prefill)
                 return replicas >= 2 ? replicas : nil
             }
             #expect(grown >= 2)
-            var decodeMax = 1
-            while true {
+            let watchUntil = ContinuousClock.now + .seconds(12)
+            while ContinuousClock.now < watchUntil {
                 decodeMax = max(decodeMax, try await scenario.replicas("lp", .decode))
-                if try await withTimeout(.milliseconds(300), { try await load.value }) != nil { break }
+                try await Task.sleep(for: .milliseconds(300))
             }
+            load.cancel()
             let report = try await load.value
             #expect(report.succeeded > 0, "\(report.summary())")
             #expect(decodeMax <= 2, "decode went to \(decodeMax) replicas under prefill-heavy load")
 
             // Load stopped: both tiers come down to their minimum, one step per period, after the window.
-            _ = try await eventually(timeout: .seconds(60), "both tiers back at 1") { () -> Bool? in
+            _ = try await eventually(timeout: .seconds(180), "both tiers back at 1") { () -> Bool? in
                 let prefill = try await scenario.replicas("lp", .prefill)
                 let decode = try await scenario.replicas("lp", .decode)
                 return prefill == 1 && decode == 1 ? true : nil
@@ -353,14 +360,17 @@ struct AutoscalingScenarioTests {
             let targets = try await scenario.waitReady("ratio", .decode, atLeast: 2)
             // Both prefill pods ready first: the scale-up rate (2 × ready) then allows 4, above the guard's 3.
             _ = try await scenario.waitReady("ratio", .prefill, atLeast: 2)
-            let load = scenario.load(targets, rate: 60, seconds: 10, promptTokens: 3000, outputTokens: 2)
+            // The burst lasts until the guard has acted (recorded in the history); every sample on
+            // the way counts towards the most prefill ever asked for.
+            let load = scenario.load(targets, rate: 60, seconds: 150, promptTokens: 3000, outputTokens: 2)
             var most = 0
-            let deadline = ContinuousClock.now + .seconds(12)
-            while ContinuousClock.now < deadline {
+            let pool = try await eventually(timeout: .seconds(150), "the ratio guard to hold prefill") { () -> InferencePool? in
                 most = max(most, try await scenario.replicas("ratio", .prefill))
-                try await Task.sleep(for: .milliseconds(200))
+                let pool = try await scenario.pool("ratio")
+                let guarded = pool.status?.scalingHistory?.contains { $0.tier == .prefill && $0.reason.contains("ratio") } == true
+                return guarded && most >= 3 ? pool : nil
             }
-            let pool = try await scenario.pool("ratio")
+            most = max(most, try await scenario.replicas("ratio", .prefill))
             #expect(most == 3, "prefill reached \(most) with 2 decode replicas and at most 1.5 prefill per decode; status: \(String(describing: pool.status))")
             #expect(pool.status?.scalingHistory?.contains { $0.tier == .prefill && $0.reason.contains("ratio") } == true,
                     "\(pool.status?.scalingHistory ?? [])")

@@ -98,12 +98,13 @@ struct SchemaDriftTests {
             tensorParallelSize: 1, maxModelLen: 1, kvCacheTokens: 1,
             metrics: TierMetrics(waitingRequests: 1, runningRequests: 1, kvCacheUtilization: 0.5),
             lastScaleTime: KubeTime(Date(timeIntervalSince1970: 0)), selector: "s")
-        let status = InferencePoolStatus(
+        var status = InferencePoolStatus(
             observedGeneration: 1,
             conditions: [Condition(type: "Ready", status: .true, reason: "R", message: "m", observedGeneration: 1,
                                    lastTransitionTime: KubeTime(Date(timeIntervalSince1970: 0)))],
             accelerator: "a", prefill: tierStatus, decode: tierStatus,
             scalingHistory: [ScalingRecord(time: KubeTime(Date(timeIntervalSince1970: 0)), tier: .decode, from: 1, to: 2, reason: "r")])
+        status.acceleratorResolution = AcceleratorResolution(inferred: "a", generation: 1)
         return InferencePool(metadata: ObjectMeta(name: "p", namespace: "n"), spec: spec, status: status)
     }()
 
