@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func hugeMemoryQuantitiesPassThroughUnchanged() throws {
-        let memory = try Quantity(parsing: "1e100")
+        let memory = try Quantity(parsing: "1e99")
         let plan = PoolPlanner().plan(pool(decode(TierConfig(resources: ["memory": memory]))))
         #expect(plan.decode.plan?.requests["memory"] == memory)
         _ = try Renderer.render(pool: pool(decode(TierConfig(resources: ["memory": memory]))), plans: plan.plans, owner: nil)
