@@ -8,6 +8,7 @@
 #
 #   hack/fuzz.sh [cases-per-seed] [seed ...]      default: 20000 cases × seeds 1 2 3 4 5
 #   CONFIG=release hack/fuzz.sh                   use .build/release (default: debug)
+#   JOBS=1 hack/fuzz.sh                           one seed at a time (default: one per core)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 config="${CONFIG:-debug}"
@@ -23,11 +24,18 @@ fi
 log_dir="$(mktemp -d "${TMPDIR:-/tmp}/tandem-fuzz.XXXXXX")"
 total_cases=0 total_plans=0 total_failures=0 total_invalid=0 failed=0
 started=$(date +%s)
+# The seeds run side by side (JOBS at a time, default: the cores), each in its own child.
+jobs_max="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+for seed in "${seeds[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+    ( "$binary" --seed "$seed" --cases "$per_seed" --progress-every 10000 >"$log_dir/seed-$seed.out" 2>"$log_dir/seed-$seed.err"
+      echo $? >"$log_dir/seed-$seed.rc" ) &
+done
+wait
 for seed in "${seeds[@]}"; do
     out="$log_dir/seed-$seed.out"
     err="$log_dir/seed-$seed.err"
-    "$binary" --seed "$seed" --cases "$per_seed" --progress-every 10000 >"$out" 2>"$err"
-    status=$?
+    status="$(cat "$log_dir/seed-$seed.rc")"
     if [ $status -gt 128 ]; then
         last="$(grep '^case ' "$out" | tail -1)"
         echo "fuzz: seed $seed: the child died of signal $((status - 128)) in '$last'" >&2
