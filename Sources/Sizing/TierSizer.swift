@@ -2,6 +2,8 @@
 /// accelerator's memory as vLLM would, and derives pod resources. Pure: no I/O, no clock.
 ///
 /// The rules, in order:
+/// 0. Every number lies in its ``SizingLimits`` range (else ``SizingFailure/Rule/invalidSpec``);
+///    byte arithmetic beyond that saturates at `Int.max`, which fails every fit check.
 /// 1. `--max-model-len` may not exceed the model's context length; `--max-num-batched-tokens`
 ///    may not be below `--max-num-seqs` (vLLM rejects both).
 /// 2. Parallel layout: devices per replica = tensor parallel × pipeline parallel. An explicit
