@@ -93,6 +93,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Issue 14's overflow fuzz: a child process the SizingTests' fuzz test spawns (and
+        // hack/fuzz.sh runs); not a dependency of `tandem`.
+        .executableTarget(
+            name: "tandem-fuzz",
+            dependencies: ["KubeCore", "KubeTestSupport", "Rendering", "Sizing", "TandemAPI", "TandemOperator"]
+        ),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
         .testTarget(
             name: "KubeClientTests",

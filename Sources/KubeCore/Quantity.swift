@@ -218,7 +218,9 @@ enum QuantityParser {
             let unsigned = suffix.first == "+" || suffix.first == "-" ? suffix.dropFirst() : Substring(suffix)
             guard !unsigned.isEmpty, unsigned.allSatisfy({ $0.isASCII && $0.isNumber }), let exponent = Int(suffix)
             else { throw fail("malformed exponent \"\(suffix)\"") }
-            guard (-100...100).contains(exponent) else { throw fail("exponent out of range") }
+            // Tandem's bound: 10^±100 is far beyond any resource amount, and keeps every
+            // value and its arithmetic within Decimal's range (about 10^±165).
+            guard (-100...100).contains(exponent) else { throw fail("exponent out of range: \(exponent) is not within -100 to 100") }
             format = .decimalExponent
             exponent10 = exponent
         } else {

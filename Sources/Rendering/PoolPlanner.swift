@@ -188,6 +188,9 @@ public struct PoolPlanner: Sendable {
         func failed(_ reason: String, _ message: String) -> TierOutcome {
             .failed(TierProblem(tier: tier, reason: reason, message: message))
         }
+        if let problem = Self.numberProblem(spec: spec, tier: tier) {
+            return .failed(problem)
+        }
         if case .unknown(let why) = choice, why.contains("not in the catalog") {
             let known = accelerators.accelerators.map(\.name).joined(separator: ", ")
             return failed("UnknownAccelerator", "\(why); known: \(known)")
@@ -200,6 +203,9 @@ public struct PoolPlanner: Sendable {
         do {
             args = try EngineArgs(config.vllmArgs ?? [])
         } catch {
+            if case .outOfRange = error {
+                return failed("InvalidSpec", "spec.\(tier.rawValue)Config.vllmArgs: \(error)")
+            }
             return failed("InvalidEngineArgs", "\(tier.rawValue)Config.vllmArgs: \(error)")
         }
         if spec.image == nil, let vendor = choice.accelerator?.vendor, vendor != .nvidia {
@@ -243,10 +249,12 @@ public struct PoolPlanner: Sendable {
     func profile(_ spec: InferencePoolSpec) -> ModelProfile? {
         if let custom = spec.modelProfile {
             let heads = Int(custom.attentionHeads)
+            // In Int, not Int32: 1024 heads × 4096 head dim is beyond no Int32, but a spec that
+            // skipped the CRD's bounds (`tandem render -f`) may carry anything.
             return ModelProfile(
                 id: spec.model, parameters: Int(custom.parameters), layers: Int(custom.layers), attentionHeads: heads,
                 kvHeads: Int(custom.kvHeads), headDim: Int(custom.headDim),
-                hiddenSize: Int(custom.hiddenSize ?? Int32(heads) * custom.headDim),
+                hiddenSize: custom.hiddenSize.map { Int($0) } ?? heads * Int(custom.headDim),
                 // Llama-3.1's 131,072 tokens: a common ceiling when the profile does not say.
                 maxContextLength: Int(custom.maxContextLength ?? 131_072),
                 weightsDType: custom.dtype.flatMap { DType(name: $0) } ?? .bfloat16)
@@ -319,7 +327,8 @@ public struct PoolPlanner: Sendable {
     static func quantity(bytes: Int) -> Quantity {
         let gib = 1 << 30
         let mib = 1 << 20
-        let text = bytes % gib == 0 ? "\(bytes / gib)Gi" : "\((bytes + mib - 1) / mib)Mi"
+        // Rounded up to whole MiB without `bytes + mib − 1`, which could overflow.
+        let text = bytes % gib == 0 ? "\(bytes / gib)Gi" : "\(bytes / mib + (bytes % mib > 0 ? 1 : 0))Mi"
         // Always valid: an integer with a binary suffix.
         return Quantity(text) ?? Quantity(0)
     }

@@ -151,12 +151,12 @@ public struct EngineArgs: Sendable, Hashable {
             guard let flag = argument.flag else { continue }
             let value = argument.value
             switch flag {
-            case "--tensor-parallel-size": tensorParallelSize = try Self.positiveInt(flag, value)
-            case "--pipeline-parallel-size": pipelineParallelSize = try Self.positiveInt(flag, value)
-            case "--max-num-seqs": maxNumSeqs = try Self.positiveInt(flag, value)
-            case "--max-num-batched-tokens": maxNumBatchedTokens = try Self.positiveInt(flag, value)
-            case "--block-size": blockSize = try Self.positiveInt(flag, value)
-            case "--max-model-len": maxModelLen = try Self.humanReadableInt(flag, value)
+            case "--tensor-parallel-size": tensorParallelSize = try Self.positiveInt(flag, value, SizingLimits.parallel)
+            case "--pipeline-parallel-size": pipelineParallelSize = try Self.positiveInt(flag, value, SizingLimits.parallel)
+            case "--max-num-seqs": maxNumSeqs = try Self.positiveInt(flag, value, SizingLimits.tokens)
+            case "--max-num-batched-tokens": maxNumBatchedTokens = try Self.positiveInt(flag, value, SizingLimits.tokens)
+            case "--block-size": blockSize = try Self.positiveInt(flag, value, SizingLimits.tokens)
+            case "--max-model-len": maxModelLen = try Self.humanReadableInt(flag, value, SizingLimits.tokens)
             case "--gpu-memory-utilization":
                 let text = try Self.required(flag, value)
                 guard let fraction = Double(text), fraction > 0, fraction <= 1 else {
@@ -203,40 +203,62 @@ public struct EngineArgs: Sendable, Hashable {
         return value
     }
 
-    private static func positiveInt(_ flag: String, _ value: String?) throws(EngineArgsError) -> Int {
+    /// Whether `text` is an optionally signed run of ASCII digits (an integer, whatever its size).
+    private static func isInteger(_ text: Substring) -> Bool {
+        let digits = text.first == "+" || text.first == "-" ? text.dropFirst() : text
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    /// A positive integer within `range`. Numbers beyond `Int` or outside `range` are
+    /// ``EngineArgsError/outOfRange(flag:value:range:)``, not malformed.
+    private static func positiveInt(_ flag: String, _ value: String?, _ range: ClosedRange<Int>) throws(EngineArgsError) -> Int {
         let text = try required(flag, value)
-        guard let number = Int(text), number >= 1 else {
+        guard isInteger(Substring(text)) else {
             throw .malformedValue(flag: flag, value: text, expected: "a positive integer")
         }
+        guard let number = Int(text), number >= 1 else {
+            if text.first != "-", text.contains(where: { $0 != "0" && $0 != "+" }) { throw .outOfRange(flag: flag, value: text, range: range) }
+            throw .malformedValue(flag: flag, value: text, expected: "a positive integer")
+        }
+        guard range.contains(number) else { throw .outOfRange(flag: flag, value: text, range: range) }
         return number
     }
 
     /// vLLM's `human_readable_int` (used for `--max-model-len`): `k`/`m`/`g` are powers of
     /// 1,000 and may have decimals (`25.6k` = 25,600); `K`/`M`/`G` are powers of 1,024 and must
-    /// be whole (`32K` = 32,768).
-    private static func humanReadableInt(_ flag: String, _ value: String?) throws(EngineArgsError) -> Int {
+    /// be whole (`32K` = 32,768). The result must lie in `range`; the multiplication is checked.
+    private static func humanReadableInt(_ flag: String, _ value: String?, _ range: ClosedRange<Int>) throws(EngineArgsError) -> Int {
         let text = try required(flag, value)
         let malformed = EngineArgsError.malformedValue(
             flag: flag, value: text, expected: "a positive integer, optionally with k/m/g (×1000) or K/M/G (×1024)")
-        if let number = Int(text) {
-            guard number >= 1 else { throw malformed }
-            return number
+        let outOfRange = EngineArgsError.outOfRange(flag: flag, value: text, range: range)
+        if isInteger(Substring(text)) {
+            return try positiveInt(flag, text, range)
         }
-        let multipliers: [Character: (factor: Double, decimalsAllowed: Bool)] = [
-            "k": (1e3, true), "m": (1e6, true), "g": (1e9, true),
-            "K": (1024, false), "M": (1_048_576, false), "G": (1_073_741_824, false),
+        let multipliers: [Character: (factor: Int, decimalsAllowed: Bool)] = [
+            "k": (1_000, true), "m": (1_000_000, true), "g": (1_000_000_000, true),
+            "K": (1_024, false), "M": (1_048_576, false), "G": (1_073_741_824, false),
         ]
         guard let suffix = text.last, let multiplier = multipliers[suffix] else { throw malformed }
-        let digits = String(text.dropLast())
+        let digits = text.dropLast()
         if !multiplier.decimalsAllowed {
-            guard let whole = Int(digits), whole >= 1 else { throw malformed }
-            return whole * Int(multiplier.factor)
+            guard isInteger(digits), digits.first != "-", digits.first != "+" else { throw malformed }
+            guard let whole = Int(digits) else { throw outOfRange }
+            guard whole >= 1 else { throw malformed }
+            let (scaled, overflow) = whole.multipliedReportingOverflow(by: multiplier.factor)
+            guard !overflow, range.contains(scaled) else { throw outOfRange }
+            return scaled
         }
-        guard let number = Double(digits), number > 0, digits.allSatisfy({ $0.isNumber || $0 == "." }) else {
+        guard !digits.isEmpty, digits.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
+            let number = Double(digits), number > 0
+        else {
             throw malformed
         }
-        let scaled = number * multiplier.factor
+        guard number.isFinite else { throw outOfRange }
+        let scaled = number * Double(multiplier.factor)
         guard scaled == scaled.rounded(), scaled >= 1 else { throw malformed }
+        // Compared as Doubles before converting: Int(_:) traps beyond Int's range.
+        guard scaled <= Double(range.upperBound), scaled >= Double(range.lowerBound) else { throw outOfRange }
         return Int(scaled)
     }
 }
@@ -248,11 +270,24 @@ public enum EngineArgsError: Error, Sendable, Hashable, CustomStringConvertible 
     case malformedValue(flag: String, value: String, expected: String)
     /// A flag that needs a value has none (it was last, or followed by another flag).
     case missingValue(flag: String)
+    /// A number Tandem cannot size with: beyond the range ``SizingLimits`` allows for the flag
+    /// (which covers every real deployment), or beyond a 64-bit integer.
+    case outOfRange(flag: String, value: String, range: ClosedRange<Int>)
+
+    /// The flag the error is about.
+    public var flag: String {
+        switch self {
+        case .malformedValue(let flag, _, _), .missingValue(let flag), .outOfRange(let flag, _, _): flag
+        }
+    }
 
     public var description: String {
         switch self {
         case .malformedValue(let flag, let value, let expected): "\(flag)=\(value): expected \(expected)"
         case .missingValue(let flag): "\(flag) needs a value"
+        case .outOfRange(let flag, let value, let range):
+            "\(flag)=\(value) is out of range: Tandem accepts \(SizingLimits.describe(range)); "
+                + "set \(flag) to a value in that range, or leave it out for Tandem to derive it"
         }
     }
 }

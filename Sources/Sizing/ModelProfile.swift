@@ -92,16 +92,16 @@ public struct ModelProfile: Sendable, Hashable {
     /// At a 16- or 32-bit float every parameter takes `dtype`'s size. At a quantized format,
     /// ``unquantizedParameters`` stay at ``computeDType`` and the rest take `dtype`'s size.
     public func weightsBytes(dtype: DType) -> Int {
-        if dtype.isFloatingPoint { return Int((Double(parameters) * dtype.bytesPerElement).rounded()) }
+        if dtype.isFloatingPoint { return Int(saturating: (Double(parameters) * dtype.bytesPerElement).rounded()) }
         let kept = min(unquantizedParameters, parameters)
-        return Int((Double(parameters - kept) * dtype.bytesPerElement).rounded())
-            + Int((Double(kept) * computeDType.bytesPerElement).rounded())
+        return Int(saturating: (Double(parameters.saturatingSubtracted(kept)) * dtype.bytesPerElement).rounded())
+            .saturatingAdded(Int(saturating: (Double(kept) * computeDType.bytesPerElement).rounded()))
     }
 
     // MARK: KV cache
 
     /// Layers that cache every token (all of them unless some use a sliding window).
-    public var fullAttentionLayers: Int { layers - (slidingWindow?.layers ?? 0) }
+    public var fullAttentionLayers: Int { layers.saturatingSubtracted(slidingWindow?.layers ?? 0) }
 
     /// KV-cache bytes one token costs in one layer on one device.
     private func bytesPerTokenPerLayer(dtype: DType, tensorParallel: Int) -> Int {
@@ -109,9 +109,9 @@ public struct ModelProfile: Sendable, Hashable {
         case .standard:
             // Heads split across ranks; with more ranks than KV heads each rank keeps one copy.
             let headsPerDevice = max(1, kvHeads / max(1, tensorParallel))
-            return Int(Double(2 * headsPerDevice * headDim) * dtype.bytesPerElement)
+            return Int(saturating: Double(2.saturatingMultiplied(by: headsPerDevice).saturatingMultiplied(by: headDim)) * dtype.bytesPerElement)
         case .multiHeadLatent(let rank, let rope):
-            return Int(Double(rank + rope) * dtype.bytesPerElement)
+            return Int(saturating: Double(rank.saturatingAdded(rope)) * dtype.bytesPerElement)
         }
     }
 
@@ -119,13 +119,14 @@ public struct ModelProfile: Sendable, Hashable {
     /// layers that cache every token: 2 × layers × kvHeads × headDim × bytes, or for latent
     /// attention layers × (kvLoraRank + ropeHeadDim) × bytes.
     public func kvCacheBytesPerToken(dtype: DType) -> Int {
-        fullAttentionLayers * bytesPerTokenPerLayer(dtype: dtype, tensorParallel: 1)
+        fullAttentionLayers.saturatingMultiplied(by: bytesPerTokenPerLayer(dtype: dtype, tensorParallel: 1))
     }
 
     /// KV-cache bytes per token on the most loaded device of a replica split `tensorParallel`
     /// ways by heads and `pipelineParallel` ways by layers.
     public func kvCacheBytesPerTokenPerDevice(dtype: DType, tensorParallel: Int, pipelineParallel: Int = 1) -> Int {
-        ceilDiv(fullAttentionLayers, pipelineParallel) * bytesPerTokenPerLayer(dtype: dtype, tensorParallel: tensorParallel)
+        ceilDiv(fullAttentionLayers, pipelineParallel)
+            .saturatingMultiplied(by: bytesPerTokenPerLayer(dtype: dtype, tensorParallel: tensorParallel))
     }
 
     /// Sliding-window bytes one running sequence of `length` tokens holds on one device.
@@ -134,17 +135,18 @@ public struct ModelProfile: Sendable, Hashable {
     ) -> Int {
         guard let slidingWindow else { return 0 }
         return ceilDiv(slidingWindow.layers, pipelineParallel)
-            * bytesPerTokenPerLayer(dtype: dtype, tensorParallel: tensorParallel)
-            * min(length, slidingWindow.window)
+            .saturatingMultiplied(by: bytesPerTokenPerLayer(dtype: dtype, tensorParallel: tensorParallel))
+            .saturatingMultiplied(by: min(length, slidingWindow.window))
     }
 
     /// KV-cache bytes one sequence of `length` tokens needs on one device.
     public func kvCacheBytesPerDevice(
         sequenceLength length: Int, dtype: DType, tensorParallel: Int, pipelineParallel: Int = 1
     ) -> Int {
-        length * kvCacheBytesPerTokenPerDevice(dtype: dtype, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel)
-            + slidingWindowBytesPerDevice(
-                sequenceLength: length, dtype: dtype, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel)
+        length.saturatingMultiplied(
+            by: kvCacheBytesPerTokenPerDevice(dtype: dtype, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel))
+            .saturatingAdded(slidingWindowBytesPerDevice(
+                sequenceLength: length, dtype: dtype, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel))
     }
 
     // MARK: Tensor parallelism
@@ -154,7 +156,7 @@ public struct ModelProfile: Sendable, Hashable {
     /// `ModelConfig.verify_with_parallel_config` and `QKVParallelLinear`).
     public func acceptsTensorParallel(_ size: Int) -> Bool {
         guard size >= 1, attentionHeads % size == 0 else { return false }
-        return kvHeads % size == 0 || size % kvHeads == 0
+        return kvHeads % size == 0 || (kvHeads != 0 && size % kvHeads == 0)
     }
 
     /// The tensor-parallel sizes vLLM accepts for this model, from 1 up to `limit`.
@@ -163,4 +165,5 @@ public struct ModelProfile: Sendable, Hashable {
     }
 }
 
-func ceilDiv(_ a: Int, _ b: Int) -> Int { b <= 1 ? a : (a + b - 1) / b }
+/// `a ÷ b` rounded up (for `a ≥ 0`); `a` itself when `b ≤ 1`. Cannot overflow.
+func ceilDiv(_ a: Int, _ b: Int) -> Int { b <= 1 ? a : a / b + (a % b > 0 ? 1 : 0) }

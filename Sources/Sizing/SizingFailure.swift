@@ -26,6 +26,9 @@ public struct SizingFailure: Error, Sendable, Hashable, CustomStringConvertible 
         /// Flags contradict each other, e.g. `--max-num-batched-tokens` below `--max-num-seqs`,
         /// which vLLM rejects.
         case contradictoryFlags
+        /// A number is outside the range Tandem can size with (``SizingLimits``): a device count,
+        /// a model-profile field. Flags out of range are refused earlier, by ``EngineArgs``.
+        case invalidSpec
 
         /// A CamelCase reason for the `SizingValid` condition.
         public var reason: String {
@@ -38,6 +41,7 @@ public struct SizingFailure: Error, Sendable, Hashable, CustomStringConvertible 
             case .invalidTensorParallel: "InvalidTensorParallelSize"
             case .maxModelLenExceedsModel: "MaxModelLenTooLong"
             case .contradictoryFlags: "ContradictoryFlags"
+            case .invalidSpec: "InvalidSpec"
             }
         }
     }
@@ -76,13 +80,25 @@ public struct SizingFailure: Error, Sendable, Hashable, CustomStringConvertible 
         return SizingFailure(rule: .unknownAccelerator, message: "accelerator \(name) is not in the catalog (known: \(known))")
     }
 
+    /// A number outside the range Tandem accepts: names the field, the value, the range and
+    /// what to do.
+    public static func outOfRange(
+        _ field: String, value: Int, range: ClosedRange<Int>, tier: Tier? = nil, fix: String? = nil
+    ) -> SizingFailure {
+        SizingFailure(
+            rule: .invalidSpec, tier: tier,
+            message: "\(field) \(grouped(value)) is out of range: Tandem accepts \(SizingLimits.describe(range)); "
+                + (fix ?? "set \(field) to a value in that range"))
+    }
+
     public var description: String {
         "\(tier.map { "\($0) tier: " } ?? "")\(message)\(smallestFit.map { "; \($0)" } ?? "")"
     }
 
     /// Multi-line text for `tandem size`: the failure, the suggestion, then the arithmetic.
     public func report() -> String {
-        var lines = ["\(tier.map { "\($0) tier" } ?? "sizing"): does not fit (\(rule.rawValue))", "  \(message)"]
+        let verdict = rule == .invalidSpec ? "cannot be sized" : "does not fit"
+        var lines = ["\(tier.map { "\($0) tier" } ?? "sizing"): \(verdict) (\(rule.rawValue))", "  \(message)"]
         if let smallestFit { lines.append("  would fit: \(smallestFit)") }
         if !arithmetic.isEmpty { lines.append("arithmetic:") }
         lines += arithmetic.map { "  \($0)" }

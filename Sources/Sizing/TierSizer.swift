@@ -2,6 +2,8 @@
 /// accelerator's memory as vLLM would, and derives pod resources. Pure: no I/O, no clock.
 ///
 /// The rules, in order:
+/// 0. Every number lies in its ``SizingLimits`` range (else ``SizingFailure/Rule/invalidSpec``);
+///    byte arithmetic beyond that saturates at `Int.max`, which fails every fit check.
 /// 1. `--max-model-len` may not exceed the model's context length; `--max-num-batched-tokens`
 ///    may not be below `--max-num-seqs` (vLLM rejects both).
 /// 2. Parallel layout: devices per replica = tensor parallel × pipeline parallel. An explicit
@@ -37,11 +39,55 @@ public struct TierSizer: Sendable {
     /// - Throws: ``SizingFailure`` naming the rule that failed, the numbers, and the smallest
     ///   setting that would fit when one exists.
     public func size(_ request: TierSizingRequest) throws(SizingFailure) -> TierSizing {
+        try Self.checkRanges(request)
         var plan = Plan(request: request, policy: policy)
         try plan.checkFlags()
         let layout = try plan.checkLayout()
         guard let accelerator = request.accelerator else { return plan.uncheckedSizing(tensorParallel: layout) }
         return try plan.checkedSizing(tensorParallel: layout, accelerator: accelerator)
+    }
+}
+
+extension TierSizer {
+    /// Rule 0: every number the request carries lies in its ``SizingLimits`` range, so the
+    /// arithmetic below stays within `Int` and every reported value fits an `int32` status
+    /// field. Flags were range-checked when ``EngineArgs`` parsed them; they are checked again
+    /// here so a hand-built request cannot slip past.
+    static func checkRanges(_ request: TierSizingRequest) throws(SizingFailure) {
+        let tier = request.tier
+        func check(_ field: String, _ value: Int?, _ range: ClosedRange<Int>, fix: String? = nil) throws(SizingFailure) {
+            guard let value, !range.contains(value) else { return }
+            throw SizingFailure.outOfRange(field, value: value, range: range, tier: tier, fix: fix)
+        }
+        let args = request.args
+        try check("--tensor-parallel-size", args.tensorParallelSize, SizingLimits.parallel)
+        try check("--pipeline-parallel-size", args.pipelineParallelSize, SizingLimits.parallel)
+        try check("--max-model-len", args.maxModelLen, SizingLimits.tokens)
+        try check("--max-num-seqs", args.maxNumSeqs, SizingLimits.tokens)
+        try check("--max-num-batched-tokens", args.maxNumBatchedTokens, SizingLimits.tokens)
+        try check("--block-size", args.blockSize, SizingLimits.tokens)
+        try check(
+            "devices per replica", request.explicitDevices, SizingLimits.parallel,
+            fix: "request between 1 and \(grouped(SizingLimits.parallel.upperBound)) accelerator devices per replica in the tier's resources")
+        let model = request.model
+        let profile = "model profile \(model.id)"
+        let fix = "correct the model profile (spec.modelProfile) from the model's config.json"
+        try check("\(profile): parameters", model.parameters, SizingLimits.parameters, fix: fix)
+        try check("\(profile): unquantizedParameters", model.unquantizedParameters, 0...model.parameters, fix: fix)
+        try check("\(profile): layers", model.layers, SizingLimits.layersOrHeads, fix: fix)
+        try check("\(profile): attentionHeads", model.attentionHeads, SizingLimits.layersOrHeads, fix: fix)
+        try check("\(profile): kvHeads", model.kvHeads, SizingLimits.layersOrHeads, fix: fix)
+        try check("\(profile): headDim", model.headDim, SizingLimits.headDim, fix: fix)
+        try check("\(profile): hiddenSize", model.hiddenSize, SizingLimits.hiddenSize, fix: fix)
+        try check("\(profile): maxContextLength", model.maxContextLength, SizingLimits.tokens, fix: fix)
+        if let window = model.slidingWindow {
+            try check("\(profile): sliding-window layers", window.layers, 0...model.layers, fix: fix)
+            try check("\(profile): sliding window", window.window, SizingLimits.tokens, fix: fix)
+        }
+        if case .multiHeadLatent(let rank, let rope) = model.attention {
+            try check("\(profile): kv_lora_rank", rank, 0...SizingLimits.hiddenSize.upperBound, fix: fix)
+            try check("\(profile): rope head dim", rope, 0...SizingLimits.headDim.upperBound, fix: fix)
+        }
     }
 }
 
@@ -198,25 +244,26 @@ struct Plan {
 
     func budget(tensorParallel tp: Int, weightsDType dtype: DType, accelerator: Accelerator, utilisation: Double) -> MemoryBudget {
         let pp = pipelineParallel.value
-        let capacity = Int(Double(accelerator.memoryBytes) * utilisation)
-        let usable = capacity - reserveBytes
+        let capacity = Int(saturating: Double(accelerator.memoryBytes) * utilisation)
+        let usable = capacity.saturatingSubtracted(reserveBytes)
         let weights = model.weightsBytes(dtype: dtype)
         let weightsPerDevice = ceilDiv(weights, tp * pp)
-        let kvPerDevice = usable - weightsPerDevice
+        let kvPerDevice = usable.saturatingSubtracted(weightsPerDevice)
         let perToken = model.kvCacheBytesPerTokenPerDevice(dtype: kvDType, tensorParallel: tp, pipelineParallel: pp)
         let window = model.slidingWindow.map {
-            maxNumSeqs.value * model.slidingWindowBytesPerDevice(
-                sequenceLength: $0.window, dtype: kvDType, tensorParallel: tp, pipelineParallel: pp)
+            maxNumSeqs.value.saturatingMultiplied(by: model.slidingWindowBytesPerDevice(
+                sequenceLength: $0.window, dtype: kvDType, tensorParallel: tp, pipelineParallel: pp))
         } ?? 0
         return MemoryBudget(
             tensorParallel: tp, weightsDType: dtype, capacity: capacity, usable: usable, weights: weights,
             weightsPerDevice: weightsPerDevice, kvPerDevice: kvPerDevice, kvPerTokenPerDevice: perToken,
-            windowSetAside: window, kvTokens: max(0, (kvPerDevice - window) / max(1, perToken)))
+            windowSetAside: window, kvTokens: max(0, kvPerDevice.saturatingSubtracted(window) / max(1, perToken)))
     }
 
-    var reserveBytes: Int { policy.runtimeReserveBytes + activationBytes }
+    var reserveBytes: Int { policy.runtimeReserveBytes.saturatingAdded(activationBytes) }
     var activationBytes: Int {
-        maxNumBatchedTokens.value * model.hiddenSize * policy.activationBytesPerTokenPerHiddenUnit
+        maxNumBatchedTokens.value.saturatingMultiplied(by: model.hiddenSize)
+            .saturatingMultiplied(by: policy.activationBytesPerTokenPerHiddenUnit)
     }
 
     /// The largest `--max-model-len` (a multiple of the step, at most the model's) that leaves
@@ -240,8 +287,9 @@ struct Plan {
         }
         let derived = derivedMaxModelLen(kvTokens: budget.kvTokens)
         if derived >= min(policy.maxModelLenStep, model.maxContextLength) { return .fits(maxModelLen: derived) }
-        let needed = budget.windowSetAside
-            + policy.concurrentSequencesGoal * policy.maxModelLenStep * budget.kvPerTokenPerDevice
+        let needed = budget.windowSetAside.saturatingAdded(
+            policy.concurrentSequencesGoal.saturatingMultiplied(by: policy.maxModelLenStep)
+                .saturatingMultiplied(by: budget.kvPerTokenPerDevice))
         return .kvCacheTooSmall(neededBytes: needed)
     }
 
@@ -271,7 +319,7 @@ struct Plan {
             switch evaluate(budget) {
             case .weightsDoNotFit: trace.append("TP \(tp): weights do not fit")
             case .kvCacheTooSmall: trace.append("TP \(tp): KV cache below one sequence")
-            case .fits where budget.kvTokens < policy.concurrentSequencesGoal * target:
+            case .fits where budget.kvTokens < policy.concurrentSequencesGoal.saturatingMultiplied(by: target):
                 trace.append("TP \(tp): \(grouped(budget.kvTokens)) tokens < \(goal)")
                 fitting.append(tp)
             case .fits:
@@ -397,8 +445,9 @@ struct Plan {
             weightsBytes: weights, weightsBytesPerDevice: ceilDiv(weights, deviceCount),
             reserveBytesPerDevice: reserveBytes, usableBytesPerDevice: budget?.usable,
             kvCacheBytesPerDevice: budget?.kvPerDevice, kvCacheTokens: budget?.kvTokens,
-            cpu: policy.cpuCoresPerDevice * deviceCount,
-            memoryBytes: policy.hostMemoryBaseBytes + policy.hostMemoryPerDeviceBytes * deviceCount + shm,
+            cpu: policy.cpuCoresPerDevice.saturatingMultiplied(by: deviceCount),
+            memoryBytes: policy.hostMemoryBaseBytes
+                .saturatingAdded(policy.hostMemoryPerDeviceBytes.saturatingMultiplied(by: deviceCount)).saturatingAdded(shm),
             shmBytes: shm, derivedFlags: flags, engineArgs: args.tokens + flags, notes: notes, arithmetic: arithmetic)
     }
 
