@@ -115,15 +115,13 @@ extension ScalingRules {
 extension PodOverrides {
     static var schemaProperties: [String: Schema] {
         let named = Schema.object(required: ["name"], ["name": .string(minLength: 1)])
-        var passNamed = named
-        passNamed.preserveUnknownFields = true
         return [
-            "env": .array("Container environment.", of: passNamed),
+            "env": .array("Container environment.", of: envVar),
             "envFrom": .array("Environment from ConfigMaps or Secrets (e.g. HF_TOKEN).", of: .passThrough()),
-            "volumes": .array("Pod volumes (e.g. a model-cache PVC).", of: passNamed),
-            "volumeMounts": .array("Container volume mounts.", of: passNamed),
+            "volumes": .array("Pod volumes (e.g. a model-cache PVC).", of: volume),
+            "volumeMounts": .array("Container volume mounts.", of: volumeMount),
             "nodeSelector": .map(of: .string()),
-            "tolerations": .array(of: .passThrough()),
+            "tolerations": .array(of: toleration),
             "affinity": .passThrough("corev1.Affinity."),
             "priorityClassName": .string(maxLength: 253),
             "imagePullSecrets": .array(of: named),
@@ -131,6 +129,55 @@ extension PodOverrides {
             "podAnnotations": .map(of: .string()),
             "podLabels": .map(of: .string()),
         ]
+    }
+
+    /// corev1.EnvVar: `value` is a string (`value: 1` is refused; quote it).
+    static var envVar: Schema {
+        .object(required: ["name"], [
+            "name": .string(minLength: 1),
+            "value": .string("Quote numbers and booleans: \"1\", \"true\"."),
+            "valueFrom": .passThrough("corev1.EnvVarSource (configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef)."),
+        ])
+    }
+
+    /// corev1.Toleration (`tolerationSeconds` is an integer, not a string).
+    static var toleration: Schema {
+        .object([
+            "key": .string(maxLength: 316),
+            "operator": .string(enum: ["Exists", "Equal"]),
+            "value": .string(maxLength: 63),
+            "effect": .string(enum: ["", "NoSchedule", "PreferNoSchedule", "NoExecute"]),
+            "tolerationSeconds": .integer(format: "int64"),
+        ])
+    }
+
+    /// corev1.Volume: the sources Tandem reads are typed; other sources pass through.
+    static var volume: Schema {
+        var schema = Schema.object(required: ["name"], [
+            "name": .string(minLength: 1, maxLength: 63),
+            "emptyDir": .object(["medium": .string(), "sizeLimit": .quantity()]),
+            "configMap": .passThrough("corev1.ConfigMapVolumeSource.").with(properties: [
+                "name": .string(), "defaultMode": .integer(minimum: 0, maximum: 511), "optional": .boolean(),
+            ]),
+            "persistentVolumeClaim": .object(required: ["claimName"], [
+                "claimName": .string(minLength: 1), "readOnly": .boolean(),
+            ]),
+            "secret": .passThrough("corev1.SecretVolumeSource."),
+        ])
+        schema.preserveUnknownFields = true
+        return schema
+    }
+
+    /// corev1.VolumeMount.
+    static var volumeMount: Schema {
+        var schema = Schema.object(required: ["name", "mountPath"], [
+            "name": .string(minLength: 1),
+            "mountPath": .string(minLength: 1),
+            "readOnly": .boolean(),
+            "subPath": .string(),
+        ])
+        schema.preserveUnknownFields = true
+        return schema
     }
 }
 
@@ -170,6 +217,12 @@ extension InferencePoolStatus {
 }
 
 extension Schema {
+    func with(properties: [String: Schema]) -> Schema {
+        var copy = self
+        copy.properties = (copy.properties ?? [:]).merging(properties) { _, new in new }
+        return copy
+    }
+
     func formatted(_ format: String) -> Schema {
         var copy = self
         copy.format = format

@@ -117,12 +117,16 @@ public struct Schema: Encodable, Hashable, Sendable {
         return schema
     }
 
+    /// An integer. Unless given tighter bounds, it is bounded by its format's range, so the API
+    /// server refuses what the Swift type could not decode: `int32` by `Int32`'s range, `int64`
+    /// by ±2^53 (JSON numbers past it lose precision; the API server stores them as floats).
     public static func integer(_ description: String? = nil, format: String = "int32", minimum: Int64? = nil,
                                maximum: Int64? = nil) -> Schema {
         var schema = Schema(type: "integer", description: description)
         schema.format = format
-        schema.minimum = minimum.map(Double.init)
-        schema.maximum = maximum.map(Double.init)
+        let range: ClosedRange<Int64> = format == "int32" ? Int64(Int32.min)...Int64(Int32.max) : -(1 << 53)...(1 << 53)
+        schema.minimum = Double(minimum ?? range.lowerBound)
+        schema.maximum = Double(maximum ?? range.upperBound)
         return schema
     }
 
@@ -165,7 +169,11 @@ public struct Schema: Encodable, Hashable, Sendable {
     public static func quantity(_ description: String? = nil) -> Schema {
         var schema = Schema(description: description)
         schema.anyOf = [Schema(type: "integer"), Schema(type: "string")]
-        schema.pattern = #"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"#
+        // Kubernetes' quantity grammar (k8s.io/apimachinery resource.Quantity), narrowed to what
+        // the Quantity type decodes: at most 18 integer and 9 fraction digits, exponents up to
+        // ±79 (Quantity refuses values past 10^100), so `1e101` is refused by the API server.
+        schema.pattern = #"^(\+|-)?(([0-9]{1,18}(\.[0-9]{0,9})?)|(\.[0-9]{1,9}))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?[0-7]?[0-9]))?$"#
+        schema.maxLength = 64
         schema.intOrString = true
         return schema
     }

@@ -66,6 +66,12 @@ public enum TandemOperator {
             let deployments = controller.owns(client.resources(Deployment.self, namespace: scope), listOptions: managed)
             let services = controller.owns(client.resources(Service.self, namespace: scope), listOptions: managed)
             let pools = controller.primary.store
+            // A pool the types cannot decode is left out of the cache (the others go on): say so
+            // on the pool itself and in `tandem_undecodable_objects`.
+            controller.primary.report(to: metrics)
+            controller.primary.onUndecodable { pool in
+                Task { await recorder.record(undecodablePool: pool) }
+            }
             // Nodes matter to pools that name no accelerator (it is inferred from their labels).
             let nodes = controller.watches(client.resources(Node.self)) { _ in
                 pools.list().filter { $0.spec?.accelerator == nil }.map { ObjectKey($0) }
@@ -94,5 +100,19 @@ public enum TandemOperator {
                             identity: options.identity, metrics: metrics, logger: logger)
             : nil
         return OperatorRuntime(controllers: registrations, elector: elector, health: health, logger: logger)
+    }
+}
+
+extension EventRecorder {
+    /// Event reason for a pool the operator cannot read.
+    public static let undecodableSpecReason = "UndecodableSpec"
+
+    /// Records a Warning Event on a pool the operator cannot decode, from its raw metadata.
+    func record(undecodablePool pool: UndecodableObject) async {
+        let field = pool.fieldPath.isEmpty ? "the object" : pool.fieldPath
+        await record(
+            regarding: pool.reference, type: .warning, reason: Self.undecodableSpecReason, action: "Decoding",
+            note: "Tandem cannot read this pool and ignores it until it is fixed: \(field): \(pool.reason). "
+                + "Correct the value at \(field) (kubectl edit) or delete the pool; other pools are not affected.")
     }
 }

@@ -128,3 +128,53 @@ struct StoreStateTests {
         #expect(store[ObjectKey(namespace: "a", name: "vanish")] == nil)
     }
 }
+
+@Suite("Watch watchdog")
+struct WatchWatchdogTests {
+    @Test func expiresOnlyAfterAWholeSilentTimeout() {
+        var watchdog = WatchWatchdog(idleTimeout: .seconds(90), startedAt: .seconds(10))
+        #expect(watchdog.deadline == .seconds(100))
+        #expect(!watchdog.isExpired(at: .seconds(99)))
+        watchdog.activity(at: .seconds(60))  // an event
+        #expect(!watchdog.isExpired(at: .seconds(149)))
+        #expect(watchdog.isExpired(at: .seconds(150)))
+    }
+
+    @Test func activityNeverMovesTheClockBack() {
+        var watchdog = WatchWatchdog(idleTimeout: .seconds(5), startedAt: .seconds(20))
+        watchdog.activity(at: .seconds(12))
+        #expect(watchdog.lastActivity == .seconds(20))
+    }
+
+    @Test func anIdleWatchIsResumedFromItsVersionWithoutAListOrBackoff() {
+        var state = ReflectorState()
+        _ = state.listed(resourceVersion: "100")
+        state.observed(resourceVersion: "130")
+        #expect(state.watchIdle() == .watch(resourceVersion: "130"))
+        #expect(state.watchIdle() == .watch(resourceVersion: "130"))
+        #expect(state.watchdogRestarts == 2)
+        #expect(state.consecutiveFailures == 0, "a quiet watch is not a failure")
+    }
+
+    @Test func theDefaultStaysBetweenTheBookmarkPeriodAndTheWatchTimeout() {
+        // Bookmarks come about every 60 s; the server ends a watch after timeoutSeconds.
+        #expect(Informer<ConfigMap>.defaultWatchIdleTimeout > .seconds(60))
+        #expect(Informer<ConfigMap>.defaultWatchIdleTimeout < .seconds(290))
+    }
+}
+
+@Suite("Store removal by key")
+struct StoreRemovalTests {
+    @Test func removingByKeyUnindexes() {
+        var state = StoreState<ConfigMap>()
+        var map = ConfigMap(metadata: ObjectMeta(name: "a", namespace: "n"))
+        map.metadata.labels = ["app": "x"]
+        state.upsert(map)
+        #expect(state.keys(index: .label, value: "app=x").count == 1)
+        let change = state.remove(key: ObjectKey(namespace: "n", name: "a"))
+        #expect(change?.object.metadata.name == "a")
+        #expect(state.count == 0)
+        #expect(state.keys(index: .label, value: "app=x").isEmpty)
+        #expect(state.remove(key: ObjectKey(namespace: "n", name: "a")) == nil)
+    }
+}

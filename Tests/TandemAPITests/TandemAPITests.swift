@@ -72,10 +72,16 @@ struct SchemaDriftTests {
     /// A pool with every field set.
     static let everything: InferencePool = {
         let pod = PodOverrides(
-            env: [EnvVar(name: "A", value: "1")], envFrom: [["secretRef": ["name": "hf"]]],
-            volumes: [Volume(name: "cache", persistentVolumeClaim: PersistentVolumeClaimVolumeSource(claimName: "c"))],
-            volumeMounts: [VolumeMount(name: "cache", mountPath: "/cache")], nodeSelector: ["pool": "gpu"],
-            tolerations: [Toleration(key: "k", operator: "Exists")], affinity: ["nodeAffinity": [:]],
+            env: [EnvVar(name: "A", value: "1", valueFrom: ["fieldRef": ["fieldPath": "metadata.name"]])],
+            envFrom: [["secretRef": ["name": "hf"]]],
+            volumes: [Volume(name: "cache", emptyDir: EmptyDirVolumeSource(medium: "Memory", sizeLimit: "1Gi"),
+                             configMap: ConfigMapVolumeSource(name: "cm", defaultMode: 420, optional: true),
+                             persistentVolumeClaim: PersistentVolumeClaimVolumeSource(claimName: "c", readOnly: true),
+                             secret: ["secretName": "s"])],
+            volumeMounts: [VolumeMount(name: "cache", mountPath: "/cache", readOnly: true, subPath: "sub")],
+            nodeSelector: ["pool": "gpu"],
+            tolerations: [Toleration(key: "k", operator: "Exists", value: "v", effect: "NoExecute", tolerationSeconds: 300)],
+            affinity: ["nodeAffinity": [:]],
             priorityClassName: "high", imagePullSecrets: [LocalObjectReference(name: "pull")],
             serviceAccountName: "sa", podAnnotations: ["a": "b"], podLabels: ["team": "x"])
         let scaling = AutoscalingSpec(

@@ -78,6 +78,64 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
         }
     }
 
+    /// Lists every object like ``listAll(_:pageSize:)``, but decodes the items one by one: an
+    /// item the Swift type cannot decode is skipped and described in the result's
+    /// ``DecodedList/undecodable``, so one bad object cannot hide the others.
+    public func listAllSkippingUndecodable(_ options: ListOptions = ListOptions(), pageSize: Int = 500) async throws
+        -> DecodedList<Object>
+    {
+        var pageOptions = options
+        pageOptions.limit = pageSize
+        var items: [Object] = []
+        var undecodable: [UndecodableObject] = []
+        var snapshot: String?
+        while true {
+            let page: LenientList<Object>
+            do {
+                page = try await call(.GET, resource.path(namespace: namespace), query: pageOptions.query, verb: "LIST",
+                                      as: LenientList<Object>.self)
+            } catch let error as APIError where error.reason == .gone && pageOptions.continueToken != nil {
+                // The continue token expired: start again without paging, as client-go's pager does.
+                var full = options
+                full.limit = nil
+                items.removeAll()
+                undecodable.removeAll()
+                snapshot = nil
+                pageOptions = full
+                continue
+            }
+            for item in page.items {
+                switch item {
+                case .decoded(let object): items.append(object)
+                case .undecodable(var record):
+                    if record.apiVersion == nil { record.apiVersion = resource.apiVersion }
+                    if record.kind == nil { record.kind = resource.kind }
+                    undecodable.append(record)
+                }
+            }
+            if snapshot == nil { snapshot = page.metadata.resourceVersion }
+            guard let token = page.metadata.continue, !token.isEmpty else {
+                var list = ObjectList<Object>(metadata: page.metadata, items: items)
+                list.metadata.resourceVersion = snapshot ?? page.metadata.resourceVersion
+                list.metadata.continue = nil
+                list.apiVersion = page.apiVersion
+                list.kind = page.kind
+                return DecodedList(list: list, undecodable: undecodable)
+            }
+            pageOptions.continueToken = token
+            pageOptions.resourceVersion = nil
+        }
+    }
+
+    /// Watches like ``watch(_:watch:)``, but an event whose object the Swift type cannot decode
+    /// arrives as ``WatchUpdate/undecodable(_:_:)`` (with its resourceVersion) instead of
+    /// ending the stream.
+    public func watchSkippingUndecodable(_ options: ListOptions = ListOptions(), watch: WatchOptions = WatchOptions())
+        -> LenientWatchStream<Object>
+    {
+        LenientWatchStream(lines: self.watch(options, watch: watch).lines, resource: resource)
+    }
+
     /// Watches from `options.resourceVersion` (`nil`: from now, after synthetic ADDED events
     /// for what exists — prefer listing first and watching from the list's version).
     public func watch(_ options: ListOptions = ListOptions(), watch: WatchOptions = WatchOptions()) -> WatchStream<Object> {

@@ -4,6 +4,8 @@
 /// - A successful list replaces the cache and starts a watch from the list's resourceVersion.
 /// - Every event, bookmarks included, advances the resourceVersion.
 /// - A watch that simply ends (the server's timeout) is resumed at once from that version.
+/// - A watch the watchdog cancelled (no event or bookmark for the idle timeout: the connection
+///   may be half-open) is also resumed at once from that version, never by a list.
 /// - `410 Gone` (the version was compacted away) forces a fresh list at once.
 /// - Any other failure waits with ``Backoff/reflector`` (800 ms → 30 s, ×2, jitter, reset after
 ///   2 min of health) and retries the same step: a failed list lists again, a failed watch
@@ -33,6 +35,8 @@ public struct ReflectorState: Sendable, Equatable {
     public private(set) var hasSynced = false
     /// Consecutive failures since the last success (for logs and metrics).
     public private(set) var consecutiveFailures = 0
+    /// Watches the watchdog cancelled for want of any event or bookmark.
+    public private(set) var watchdogRestarts = 0
     private var backoff: Backoff
 
     public init(backoff: Backoff = .reflector) {
@@ -58,6 +62,15 @@ public struct ReflectorState: Sendable, Equatable {
 
     /// The watch stream ended normally: resume from the last version.
     public mutating func watchEnded() -> Action {
+        guard let resourceVersion else { return .list }
+        return .watch(resourceVersion: resourceVersion)
+    }
+
+    /// The watchdog cancelled a watch that received nothing for its idle timeout: resume
+    /// from the last version. Not a failure (no backoff): a quiet resource is healthy, and
+    /// re-watching from a known version costs one request, not a list.
+    public mutating func watchIdle() -> Action {
+        watchdogRestarts += 1
         guard let resourceVersion else { return .list }
         return .watch(resourceVersion: resourceVersion)
     }

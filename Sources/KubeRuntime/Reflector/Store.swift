@@ -61,6 +61,10 @@ public final class Store<Object: KubernetesObject>: Sendable {
         state.withLock { $0.apply(event) }
     }
 
+    func remove(key: ObjectKey) -> StoreChange<Object>? {
+        state.withLock { $0.remove(key: key) }
+    }
+
     func replace(with items: [Object]) -> [StoreChange<Object>] {
         state.withLock { $0.replace(with: items) }
     }

@@ -86,6 +86,14 @@ public struct StoreState<Object: KubernetesObject>: Sendable {
         return .deleted(old)
     }
 
+    /// Removes the object with `key`; returns the change, or `nil` if it was not there.
+    @discardableResult
+    public mutating func remove(key: ObjectKey) -> StoreChange<Object>? {
+        guard let old = objects.removeValue(forKey: key) else { return nil }
+        unindex(key, old)
+        return .deleted(old)
+    }
+
     /// Applies one watch event.
     public mutating func apply(_ event: WatchEvent<Object>) -> StoreChange<Object>? {
         switch event {
