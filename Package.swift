@@ -131,6 +131,7 @@ let package = Package(
             dependencies: [
                 "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing", "Autoscaling", "Routing", "Rendering",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],
