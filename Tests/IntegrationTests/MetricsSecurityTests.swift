@@ -70,10 +70,10 @@ struct MetricsSecurityTests {
             #expect(try await get("/metrics", token: "not-a-token").0 == 401, "a token the TokenReview rejects")
             let forbidden = try await get("/metrics", token: strangerToken)
             #expect(forbidden.0 == 403, "an account without get /metrics: \(forbidden)")
-            #expect(forbidden.1.contains("system:serviceaccount:\(namespace):stranger"), forbidden.1)
+            #expect(forbidden.1.contains("system:serviceaccount:\(namespace):stranger"), "\(forbidden.1)")
             let allowed = try await get("/metrics", token: readerToken)
             #expect(allowed.0 == 200, "the metrics reader: \(allowed)")
-            #expect(allowed.1.contains("leader_election_master_status"), allowed.1)
+            #expect(allowed.1.contains("leader_election_master_status"), "\(allowed.1)")
             // The probes need no token (the kubelet sends none).
             #expect(try await get("/healthz").0 == 200)
             try await reviewer.shutdown()

@@ -126,8 +126,9 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
-        lock.withLock { captured.append((event.level, "\(event.message)")) }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        lock.withLock { captured.append((level, "\(message)")) }
     }
 
     var messages: [(Logger.Level, String)] { lock.withLock { captured } }
