@@ -182,6 +182,8 @@ struct Operator: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            try? await scraper.shutdown()
+            try? await client.shutdown()
             if let lost = Self.leadershipLoss(in: error) {
                 // client-go's OnStoppedLeading usually exits: the Deployment restarts the process,
                 // which then competes again as a follower with fresh caches.
