@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .target(name: "KubeCore"),
@@ -45,6 +48,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -107,9 +116,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KubeRuntimeTests", dependencies: ["KubeRuntime", "KubeCore", "KubeTestSupport"]),
+        .testTarget(
+            name: "KubeRuntimeTests",
+            dependencies: ["KubeRuntime", "KubeCore", "KubeTestSupport", .product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
         .testTarget(name: "TandemAPITests", dependencies: ["TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SizingTests", dependencies: ["Sizing"]),
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling", "KubeTestSupport"]),
@@ -125,6 +138,7 @@ let package = Package(
             dependencies: [
                 "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing", "Autoscaling", "Routing", "Rendering",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

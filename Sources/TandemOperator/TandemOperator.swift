@@ -16,6 +16,10 @@ public struct OperatorOptions: Sendable {
     public var leaseNamespace: String
     public var leaseName: String
     public var identity: String
+    /// Lease duration, renew deadline and retry period (validated by the caller).
+    public var leaderElectionTiming: LeaderElectionTiming = LeaderElectionTiming()
+    /// The term the client's `writeGate` consults; the elector moves it (see ``LeadershipFence``).
+    public var leadershipFence: LeadershipFence?
     public var workers: Int
     public var resyncPeriod: Duration
     /// The router's images and config apiVersion (the rest is discovered).
@@ -97,7 +101,8 @@ public enum TandemOperator {
         }
         let elector = options.leaderElection
             ? LeaderElector(client: client, namespace: options.leaseNamespace, leaseName: options.leaseName,
-                            identity: options.identity, metrics: metrics, logger: logger)
+                            identity: options.identity, timing: options.leaderElectionTiming,
+                            fence: options.leadershipFence, metrics: metrics, logger: logger)
             : nil
         return OperatorRuntime(controllers: registrations, elector: elector, health: health, logger: logger)
     }

@@ -28,8 +28,33 @@ struct Operator: AsyncParsableCommand {
     @Option(help: "Namespace of the leader-election Lease (default: the operator's own namespace, else default).")
     var leaderElectionNamespace: String?
 
-    @Option(help: "host:port of /metrics, /healthz and /readyz.")
+    // kube-controller-manager's flag names; client-go's defaults (15s, 10s, 2s).
+    @Option(help: "How long a follower waits after it last saw the leader renew before taking over (whole seconds, e.g. 15s).")
+    var leaderElectLeaseDuration: String = "15s"
+
+    @Option(help: "A leader that has not renewed within this long of its last successful renewal's start stops leading and exits (e.g. 10s; below the lease duration).")
+    var leaderElectRenewDeadline: String = "10s"
+
+    @Option(help: "Interval between attempts to acquire or renew the lease (e.g. 2s; × 1.2 below the renew deadline).")
+    var leaderElectRetryPeriod: String = "2s"
+
+    @Option(help: "This process's leader-election identity, also sent as User-Agent tandem/<identity> (default: hostname_random).")
+    var leaderElectIdentity: String?
+
+    @Option(help: "host:port of /metrics (and of /healthz and /readyz unless --health-probe-address is given).")
     var metricsAddress: String = "127.0.0.1:8080"
+
+    @Option(help: "Serve /metrics over HTTPS to callers whose bearer token passes a TokenReview and a SubjectAccessReview for get /metrics (true), or over plain HTTP to anyone (false).")
+    var metricsSecure: Bool = true
+
+    @Option(help: "PEM certificate (chain) for the HTTPS /metrics; default: a self-signed one generated at start.")
+    var metricsCertFile: String?
+
+    @Option(help: "PEM private key of --metrics-cert-file.")
+    var metricsKeyFile: String?
+
+    @Option(help: "host:port of /healthz and /readyz over plain HTTP, for the kubelet's probes (default: served with /metrics, unauthenticated).")
+    var healthProbeAddress: String?
 
     @Option(help: "Reconciles run at once.")
     var workers: Int = 2
@@ -67,25 +92,47 @@ struct Operator: AsyncParsableCommand {
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard let format = LogFormat(rawValue: logFormat) else { throw ValidationError("--log-format must be text or json") }
-        let parts = metricsAddress.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--metrics-address must be host:port") }
+        let (metricsHost, port) = try Self.hostPort(metricsAddress, flag: "--metrics-address")
+        let probe = try healthProbeAddress.map { try Self.hostPort($0, flag: "--health-probe-address") }
+        let timing = LeaderElectionTiming(
+            leaseDuration: try Self.duration(leaderElectLeaseDuration, flag: "--leader-elect-lease-duration"),
+            renewDeadline: try Self.duration(leaderElectRenewDeadline, flag: "--leader-elect-renew-deadline"),
+            retryPeriod: try Self.duration(leaderElectRetryPeriod, flag: "--leader-elect-retry-period"))
+        do {
+            try timing.validate()
+        } catch {
+            throw ValidationError("--leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: \(error)")
+        }
+        if (metricsCertFile == nil) != (metricsKeyFile == nil) {
+            throw ValidationError("--metrics-cert-file and --metrics-key-file go together: give both, or neither for a self-signed certificate")
+        }
         format.bootstrap(level: level)
         let logger = Logger(label: "tandem")
 
-        let configuration: ClientConfiguration
+        var configuration: ClientConfiguration
         if kubeconfig == nil, context == nil, ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] != nil {
             configuration = try ClientConfiguration.inCluster()
         } else {
-            configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfig, context: context)
+            configuration = try ClientConfiguration.fromKubeconfig(path: kubeconfig, context: context, logger: logger)
         }
-        let metrics = RuntimeMetrics()
-        let client = try KubernetesClient(configuration: configuration, logger: logger, observer: { metrics.request($0) })
-        let health = HealthServer(metrics: metrics)
-        let options = OperatorOptions(
+        var options = OperatorOptions(
             namespaces: namespaces, leaderElection: leaderElect,
             leaseNamespace: leaderElectionNamespace ?? configuration.namespace, workers: workers,
             router: RouterOptions(configAPIVersion: eppConfigApiVersion, endpointPickerImage: eppImage,
                                   routingSidecarImage: routingSidecarImage))
+        if let leaderElectIdentity, !leaderElectIdentity.isEmpty { options.identity = leaderElectIdentity }
+        options.leaderElectionTiming = timing
+        // Every request names this process, so an audit log tells two operator processes apart.
+        configuration.userAgent = ClientConfiguration.userAgent(identity: options.identity)
+        if leaderElect {
+            // No write leaves this process after its term ended, whatever a worker still does.
+            let fence = LeadershipFence(leaseNamespace: options.leaseNamespace, leaseName: options.leaseName)
+            options.leadershipFence = fence
+            configuration.writeGate = fence.writeGate
+        }
+        let metrics = RuntimeMetrics()
+        let client = try KubernetesClient(configuration: configuration, logger: logger, observer: { metrics.request($0) })
+        let health = HealthServer(metrics: metrics)
         guard autoscalerInterval > 0, autoscalerStatusInterval >= 0, autoscalerAveragingWindow >= 0, scrapeTimeout > 0 else {
             throw ValidationError(
                 "--autoscaler-interval and --scrape-timeout must be > 0, --autoscaler-status-interval and --autoscaler-averaging-window ≥ 0")
@@ -100,19 +147,102 @@ struct Operator: AsyncParsableCommand {
                 averagingWindow: .seconds(autoscalerAveragingWindow)))
         let runtime = TandemOperator.makeRuntime(
             client: client, options: options, metrics: metrics, health: health, autoscaler: autoscaler, logger: logger)
-        let server = health.application(host: String(parts[0]), port: port, logger: logger) { bound in
-            logger.info("serving /metrics, /healthz, /readyz on \(parts[0]):\(bound)")
+        let serving: HealthServer.MetricsServing
+        if metricsSecure {
+            let certificate: ServingCertificate
+            if let metricsCertFile, let metricsKeyFile {
+                certificate = try ServingCertificate.load(certificateFile: metricsCertFile, keyFile: metricsKeyFile)
+            } else {
+                certificate = try ServingCertificate.selfSigned(hosts: ["localhost", metricsHost, ProcessInfo.processInfo.hostName])
+                logger.info("serving /metrics with a self-signed certificate (give --metrics-cert-file and --metrics-key-file for your own)")
+            }
+            serving = .secure(certificate: certificate, authorizer: MetricsAuthorizer(client: client, logger: logger))
+        } else {
+            serving = .plain
+        }
+        let scheme = metricsSecure ? "https" : "http"
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: runtime, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: try health.metricsApplication(
+                host: metricsHost, port: port, serving: serving, includeHealth: probe == nil, logger: logger) { bound in
+                    logger.info("serving /metrics\(probe == nil ? ", /healthz, /readyz" : "") on \(scheme)://\(metricsHost):\(bound)")
+                }),
+        ]
+        if let probe {
+            services.append(.init(service: health.probeApplication(host: probe.host, port: probe.port, logger: logger) { bound in
+                logger.info("serving /healthz, /readyz on http://\(probe.host):\(bound)")
+            }))
         }
         logger.info("starting", metadata: [
             "namespaces": "\(namespaces.isEmpty ? "all" : namespaces.joined(separator: ","))",
             "leaderElection": "\(leaderElect)", "identity": "\(options.identity)",
         ])
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: runtime, successTerminationBehavior: .gracefullyShutdownGroup),
-                       .init(service: server)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await scraper.shutdown()
+            try? await client.shutdown()
+            if let lost = Self.leadershipLoss(in: error) {
+                // client-go's OnStoppedLeading usually exits: the Deployment restarts the process,
+                // which then competes again as a follower with fresh caches.
+                logger.critical("exiting with status 1: leadership lost (\(lost)); no write was sent after the renew deadline")
+                throw ExitCode(1)
+            }
+            throw error
+        }
         try await scraper.shutdown()
         try await client.shutdown()
+    }
+
+    /// The ``LeaderElectionError`` behind `error`, if the service group stopped for it.
+    static func leadershipLoss(in error: any Error) -> LeaderElectionError? {
+        if let lost = error as? LeaderElectionError { return lost }
+        // ServiceGroup may wrap a service's error; look one level down by reflection.
+        for child in Mirror(reflecting: error).children {
+            if let lost = child.value as? LeaderElectionError { return lost }
+        }
+        return nil
+    }
+
+    /// `host:port` split; the port may be 0 (any free port).
+    static func hostPort(_ text: String, flag: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("\(flag) must be host:port, not \(text)")
+        }
+        return (String(text[..<colon]), port)
+    }
+
+    /// A duration as kube-controller-manager's flags take it: `15s`, `500ms`, `1m`, `1m30s`, or plain seconds.
+    static func duration(_ text: String, flag: String) throws -> Duration {
+        // Bounded well inside Int64 milliseconds: no trap on absurd input.
+        let limit = 1e9
+        if let seconds = Double(text) {
+            guard seconds.isFinite, abs(seconds) < limit else { throw ValidationError("\(flag): \(text) is out of range") }
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        }
+        var total: Duration = .zero
+        var rest = Substring(text)
+        guard !rest.isEmpty else { throw ValidationError("\(flag) is empty: give a duration such as 15s") }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            guard let value = Double(number), value.isFinite, value < limit else {
+                throw ValidationError("\(flag): \(text) is not a duration such as 15s, 500ms or 1m")
+            }
+            let scale: Double
+            switch unit {
+            case "ms": scale = 0.001
+            case "s": scale = 1
+            case "m": scale = 60
+            case "h": scale = 3600
+            default: throw ValidationError("\(flag): unknown unit \"\(unit)\" in \(text) (use ms, s, m or h)")
+            }
+            total += .milliseconds(Int64((value * scale * 1000).rounded()))
+        }
+        return total
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import KubeClient
@@ -110,5 +111,66 @@ struct KubeconfigTests {
         #expect { try ClientConfiguration.inCluster(root: "/nonexistent", environment: [:]) } throws: {
             "\($0)".contains("KUBERNETES_SERVICE_HOST")
         }
+    }
+}
+
+/// Collects log messages, to check what a configuration step warned about.
+final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var captured: [(Logger.Level, String)] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        lock.withLock { captured.append((level, "\(message)")) }
+    }
+
+    var messages: [(Logger.Level, String)] { lock.withLock { captured } }
+}
+
+@Suite("Kubeconfig warnings")
+struct KubeconfigWarningTests {
+    @Test func insecureSkipTLSVerifyIsLoggedAsAWarningNamingTheCluster() throws {
+        let config = try Kubeconfig.parse("""
+            apiVersion: v1
+            kind: Config
+            current-context: lab
+            clusters:
+            - name: throwaway
+              cluster: {server: "https://127.0.0.2:6443", insecure-skip-tls-verify: true}
+            - name: safe
+              cluster: {server: "https://127.0.0.3:6443"}
+            users:
+            - name: u
+              user: {token: t}
+            contexts:
+            - name: lab
+              context: {cluster: throwaway, user: u}
+            - name: prod
+              context: {cluster: safe, user: u}
+            """)
+        let handler = CapturingLogHandler()
+        let logger = Logger(label: "test") { _ in handler }
+        let insecure = try ClientConfiguration.fromKubeconfig(config, source: "lab.kubeconfig", logger: logger)
+        #expect(insecure.insecureSkipTLSVerify)
+        let warnings = handler.messages.filter { $0.0 == .warning }.map(\.1)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("\"throwaway\"") == true, "\(warnings)")
+        #expect(warnings.first?.contains("insecure-skip-tls-verify") == true)
+        #expect(warnings.first?.contains("lab.kubeconfig") == true)
+
+        let quiet = CapturingLogHandler()
+        _ = try ClientConfiguration.fromKubeconfig(config, context: "prod", logger: Logger(label: "test") { _ in quiet })
+        #expect(quiet.messages.isEmpty, "a verified cluster logged \(quiet.messages)")
+    }
+
+    @Test func operatorUserAgentNamesTheIdentity() {
+        #expect(ClientConfiguration.userAgent(identity: "host-1_ab12") == "tandem/host-1_ab12")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeCore
+import Logging
 
 /// Everything needed to talk to one API server: where, how to trust it, who we are.
 ///
@@ -19,8 +20,14 @@ public struct ClientConfiguration: Sendable {
     public var credentials: Credentials
     /// The namespace of the context (or of the pod, in-cluster); `default` when none is set.
     public var namespace: String
-    /// Sent as `User-Agent`.
+    /// Sent as `User-Agent`. The operator sends `tandem/<identity>` (its leader-election
+    /// identity), so an audit log tells two operator processes apart (``userAgent(identity:)``).
     public var userAgent: String
+    /// Consulted before every request that may change state (any method but GET and HEAD) is
+    /// sent, and before each of its retries; throwing stops the request unsent and is what the
+    /// request throws. Leader election installs one so that no write leaves a process after its
+    /// term ended (KubeRuntime's `LeadershipFence`). `nil`: every write is sent.
+    public var writeGate: (@Sendable (_ method: String, _ path: String) throws -> Void)?
     /// Retries of 429 and 5xx answers.
     public var retry: RetryPolicy
     /// Time allowed for a non-watch request to get its response head.
@@ -49,6 +56,17 @@ public struct ClientConfiguration: Sendable {
         self.retry = retry
         self.requestTimeout = requestTimeout
         self.watchIdleTimeout = watchIdleTimeout
+        self.writeGate = nil
+    }
+
+    /// `tandem/<identity>`: the User-Agent of an operator process with this identity.
+    public static func userAgent(identity: String) -> String {
+        "tandem/\(identity)"
+    }
+
+    /// The warning logged for a kubeconfig cluster with `insecure-skip-tls-verify: true`.
+    public static func insecureSkipTLSVerifyWarning(cluster: String, server: String, source: String) -> String {
+        "cluster \"\(cluster)\" (\(server)) in \(source) sets insecure-skip-tls-verify: the API server's certificate is not verified, so anyone on the path can impersonate it and read every token sent; set certificate-authority(-data) instead"
     }
 
     /// How a request proves who it is, besides a client certificate.
@@ -75,15 +93,19 @@ public struct ClientConfiguration: Sendable {
     /// - Throws: ``KubeClientError/configuration(_:)`` naming the file, context or field at fault.
     public static func fromKubeconfig(
         path: String? = nil, context: String? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "kube.client.config")
     ) throws -> ClientConfiguration {
         let pathList = path ?? environment["KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config")
-        return try fromKubeconfig(try Kubeconfig.load(pathList: pathList), context: context, source: pathList)
+        return try fromKubeconfig(try Kubeconfig.load(pathList: pathList), context: context, source: pathList, logger: logger)
     }
 
     /// Builds a configuration from an already-loaded (possibly merged) kubeconfig.
-    public static func fromKubeconfig(_ config: Kubeconfig, context: String? = nil, source: String = "kubeconfig")
+    ///
+    /// - Parameter logger: receives a warning when the cluster sets `insecure-skip-tls-verify`.
+    public static func fromKubeconfig(_ config: Kubeconfig, context: String? = nil, source: String = "kubeconfig",
+                                      logger: Logger = Logger(label: "kube.client.config"))
         throws -> ClientConfiguration
     {
         guard let contextName = context ?? config.currentContext, !contextName.isEmpty else {
@@ -115,6 +137,9 @@ public struct ClientConfiguration: Sendable {
 
         var configuration = ClientConfiguration(server: server)
         configuration.insecureSkipTLSVerify = cluster.insecureSkipTLSVerify ?? false
+        if configuration.insecureSkipTLSVerify {
+            logger.warning("\(insecureSkipTLSVerifyWarning(cluster: ctx.cluster, server: server, source: source))")
+        }
         configuration.certificateAuthorityPEM = try pem(
             data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority")
         configuration.clientCertificatePEM = try pem(

@@ -136,6 +136,7 @@ public final class KubernetesClient: Sendable {
         var attempt = 0
         var refreshedToken = false
         while true {
+            if method != .GET, method != .HEAD, let gate = configuration.writeGate { try gate(method.rawValue, path) }
             let started = ContinuousClock.now
             let response: HTTPClientResponse
             var request = try makeRequest(method: method, path: path, query: query, forceTokenReload: refreshedToken)

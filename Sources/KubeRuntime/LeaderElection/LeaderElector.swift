@@ -2,7 +2,6 @@ import Foundation
 import KubeClient
 import KubeCore
 import Logging
-import Synchronization
 
 /// Why leader election stopped.
 public enum LeaderElectionError: Error, CustomStringConvertible {
@@ -19,7 +18,13 @@ public enum LeaderElectionError: Error, CustomStringConvertible {
 
 /// Leader election on a `coordination.k8s.io/v1` Lease with client-go's semantics
 /// (see ``LeaderElectionState``): acquire, renew every retry period, give up when no renewal
-/// succeeds within the renew deadline, release on a graceful stop.
+/// has succeeded by the renew deadline (counted from the start of the last successful one),
+/// release on a graceful stop.
+///
+/// The term: ``fence`` holds the instant leadership ends unless renewed (``leadingUntil``).
+/// No renewal is sent past it, ``isLeader`` turns false at it, the work is cancelled at it, and
+/// writes through a client whose `writeGate` is ``LeadershipFence/writeGate`` are refused from
+/// it on, so a worker that has not yet noticed its cancellation sends nothing either.
 ///
 /// While waiting to acquire, a follower also watches the lease, so a graceful release by the
 /// leader is noticed at once rather than at the next retry.
@@ -30,23 +35,29 @@ public final class LeaderElector: Sendable {
     public let namespace: String
     public let identity: String
     public let timing: LeaderElectionTiming
+    /// The term, for the operator's writes to consult (see ``LeadershipFence``).
+    public let fence: LeadershipFence
     let leases: ResourceClient<Lease>
     let metrics: RuntimeMetrics?
     let logger: Logger
-    private let leading = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - identity: unique per process; defaults to `hostname_uuid` as client-go builds it.
+    ///   - timing: must pass ``LeaderElectionTiming/validate()`` (checked by the caller; an
+    ///     invalid timing is a programming error here).
+    ///   - fence: the fence the operator's client consults; a new one when absent.
     public init(
         client: KubernetesClient, namespace: String, leaseName: String,
         identity: String = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())",
-        timing: LeaderElectionTiming = LeaderElectionTiming(), metrics: RuntimeMetrics? = nil,
+        timing: LeaderElectionTiming = LeaderElectionTiming(), fence: LeadershipFence? = nil, metrics: RuntimeMetrics? = nil,
         logger: Logger = Logger(label: "kube.leader-election")
     ) {
+        do { try timing.validate() } catch { preconditionFailure("invalid leader-election timing: \(error)") }
         self.leaseName = leaseName
         self.namespace = namespace
         self.identity = identity
         self.timing = timing
+        self.fence = fence ?? LeadershipFence(leaseNamespace: namespace, leaseName: leaseName)
         self.leases = client.resources(Lease.self, namespace: namespace)
         self.metrics = metrics
         var logger = logger
@@ -56,14 +67,20 @@ public final class LeaderElector: Sendable {
         metrics?.leader(name: leaseName, false)
     }
 
-    /// Whether this process holds the lease right now.
-    public var isLeader: Bool { leading.load(ordering: .acquiring) }
+    /// Whether this process holds the lease right now: it acquired it and its term has not
+    /// passed (``leadingUntil`` is in the future).
+    public var isLeader: Bool { fence.isLeading() }
+
+    /// When leadership ends unless renewed first; `nil` when not leading.
+    public var leadingUntil: ContinuousClock.Instant? { fence.leadingUntil }
 
     /// Competes for the lease and runs `whileLeading` while holding it.
     ///
     /// Returns when the calling task is cancelled (`whileLeading` is cancelled and awaited) or
-    /// when `whileLeading` returns by itself; either way the lease is then released. Throws ``LeaderElectionError/lost(lease:identity:)`` when renewal
-    /// fails (after cancelling `whileLeading`); the process should then exit.
+    /// when `whileLeading` returns by itself; either way the lease is then released. Throws
+    /// ``LeaderElectionError/lost(lease:identity:)`` when the term ended without a renewal
+    /// (after cancelling and awaiting `whileLeading`); the process should then exit, as
+    /// client-go's `OnStoppedLeading` usually does.
     public func run(whileLeading: @escaping @Sendable () async -> Void) async throws {
         let origin = ContinuousClock.now
         var state = LeaderElectionState(identity: identity, timing: timing)
@@ -71,13 +88,18 @@ public final class LeaderElector: Sendable {
 
         // Acquire.
         while !Task.isCancelled {
-            let (acquired, resourceVersion) = await attempt(&state, now: now())
+            let (acquired, resourceVersion) = await attempt(&state, origin: origin)
             if acquired { break }
             let wait = timing.retryPeriod * (1 + timing.jitter * Double.random(in: 0..<1))
             await waitForRelease(after: resourceVersion, upTo: wait)
         }
         if Task.isCancelled { return }
 
+        guard state.mayWrite(at: now()) else {
+            // Acquired, but the answer came after the term it opened had already passed.
+            logger.error("acquired the lease too late to lead: the write's answer came after the renew deadline")
+            throw LeaderElectionError.lost(lease: "\(namespace)/\(leaseName)", identity: identity)
+        }
         setLeading(true)
         logger.info("acquired the lease")
         let renewer = state
@@ -94,7 +116,7 @@ public final class LeaderElector: Sendable {
         }
         setLeading(false)
         if case .lost = outcome {
-            logger.error("lost the lease: no renewal within \(timing.renewDeadline)")
+            logger.error("lost the lease: no renewal succeeded within the renew deadline (\(timing.renewDeadline)); workers stopped, no write sent after it")
             throw LeaderElectionError.lost(lease: "\(namespace)/\(leaseName)", identity: identity)
         }
         // Cancelled, or the work finished: hand the lease over (even though this task may be
@@ -108,48 +130,59 @@ public final class LeaderElector: Sendable {
         case cancelled
     }
 
-    /// Renews every retry period until cancelled (`.cancelled`) or until no renewal succeeds
-    /// within the renew deadline (`.lost`).
+    /// Renews every retry period until cancelled (`.cancelled`) or until the term ends without a
+    /// successful renewal (`.lost`, returned at the term's end at the latest).
     private func renew(_ initial: LeaderElectionState, origin: ContinuousClock.Instant) async -> Outcome {
         var state = initial
         func now() -> Duration { .now - origin }
-        var lastRenew = now()
         while true {
+            guard let termEnd = state.termEnd, now() < termEnd else { return .lost }
             do {
-                try await Task.sleep(for: timing.retryPeriod)
+                // Never sleep past the term's end: at it, the work must stop.
+                try await Task.sleep(for: min(timing.retryPeriod, termEnd - now()))
             } catch {
                 return .cancelled
             }
-            let remaining = timing.renewDeadline - (now() - lastRenew)
-            let renewed = remaining > .zero ? await attempt(&state, now: now(), timeout: remaining).acquired : false
+            if state.termIsOver(at: now()) { return .lost }
+            let renewed = await attempt(&state, origin: origin).acquired
             if Task.isCancelled { return .cancelled }
-            if renewed {
-                lastRenew = now()
-            } else if now() - lastRenew >= timing.renewDeadline {
+            if renewed, let termEnd = state.termEnd {
+                fence.lead(until: origin + termEnd)
+            } else if state.termIsOver(at: now()) {
                 return .lost
             }
         }
     }
 
     private func setLeading(_ value: Bool) {
-        leading.store(value, ordering: .releasing)
+        if !value { fence.close() }
         metrics?.leader(name: leaseName, value)
     }
 
-    /// One `tryAcquireOrRenew`: read, decide, write. Returns whether this process now holds the
-    /// lease, and the resourceVersion last seen.
-    private func attempt(_ state: inout LeaderElectionState, now: Duration, timeout: Duration? = nil) async
+    /// One `tryAcquireOrRenew`: read, decide, write, all before ``LeaderElectionState/attemptDeadline(now:)``.
+    /// Returns whether this process now holds the lease, and the resourceVersion last seen.
+    private func attempt(_ state: inout LeaderElectionState, origin: ContinuousClock.Instant) async
         -> (acquired: Bool, resourceVersion: String?)
     {
-        let deadline = timeout ?? timing.renewDeadline
+        func now() -> Duration { .now - origin }
+        let startedAt = now()
+        let deadline = state.attemptDeadline(now: startedAt)
         let current: Lease?
         do {
-            current = try await withTimeout(deadline) { try await self.leases.getIfExists(self.leaseName) }
+            current = try await withTimeout(deadline - now()) { try await self.leases.getIfExists(self.leaseName) }
         } catch {
             logger.warning("reading the lease failed: \(error)")
             return (false, nil)
         }
-        let decision = state.decide(current: current?.spec, now: now, wallClock: Date())
+        // The observation is dated now, when the answer arrived: dating it at the request's
+        // start would let a slow GET shorten the wait for another holder's lease.
+        let answeredAt = now()
+        let decision = state.decide(current: current?.spec, now: answeredAt, wallClock: Date())
+        // No write is sent past the deadline: while leading, that is the term's end.
+        guard answeredAt < deadline else {
+            logger.warning("the lease's GET answered after the renew deadline; not writing")
+            return (false, current?.metadata.resourceVersion)
+        }
         let written: LeaseSpec
         do {
             switch decision {
@@ -157,7 +190,7 @@ public final class LeaderElector: Sendable {
                 logger.debug("lease held by \(holder) for about \(remaining) more")
                 return (false, current?.metadata.resourceVersion)
             case .create(let spec):
-                _ = try await withTimeout(deadline) {
+                _ = try await withTimeout(deadline - now()) {
                     try await self.leases.create(Lease(metadata: ObjectMeta(name: self.leaseName, namespace: self.namespace), spec: spec))
                 }
                 written = spec
@@ -165,7 +198,7 @@ public final class LeaderElector: Sendable {
                 guard var lease = current else { return (false, nil) }
                 lease.spec = spec
                 let updated = lease
-                _ = try await withTimeout(deadline) { try await self.leases.replace(updated) }
+                _ = try await withTimeout(deadline - now()) { try await self.leases.replace(updated) }
                 written = spec
             }
         } catch {
@@ -173,7 +206,10 @@ public final class LeaderElector: Sendable {
             logger.debug("writing the lease failed: \(error)")
             return (false, current?.metadata.resourceVersion)
         }
-        state.wrote(written, now: now)
+        state.wrote(written, startedAt: startedAt, now: now())
+        if let termEnd = state.termEnd, state.mayWrite(at: now()) {
+            fence.lead(until: origin + termEnd)
+        }
         return (true, nil)
     }
 
@@ -220,9 +256,11 @@ public final class LeaderElector: Sendable {
     }
 }
 
-/// Runs `operation`, throwing `CancellationError` if it takes longer than `timeout`.
+/// Runs `operation`, throwing `CancellationError` if it takes longer than `timeout` (at once
+/// when `timeout` is not positive).
 func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
+    guard timeout > .zero else { throw CancellationError() }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await operation() }
         group.addTask {
             try await Task.sleep(for: timeout)

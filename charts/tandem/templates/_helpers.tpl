@@ -92,6 +92,12 @@ InferenceModelRewrites (GIE's x-k8s.io group and llm-d.ai).
 - apiGroups: [inference.x-k8s.io]
   resources: [inferencepools/status]
   verbs: [patch]
+{{- /* Setting blockOwnerDeletion on a child's owner reference needs update on the owner's
+finalizers under the OwnerReferencesPermissionEnforcement admission plugin (on by default on
+OpenShift); an authorization check, never a request of its own. */}}
+- apiGroups: [inference.x-k8s.io]
+  resources: [inferencepools/finalizers]
+  verbs: [update]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
@@ -118,11 +124,21 @@ InferenceModelRewrites (GIE's x-k8s.io group and llm-d.ai).
   verbs: [create, patch]
 {{- end }}
 
-{{/* Cluster-scoped reads: Nodes' labels name the accelerator of pools that name none. */}}
+{{/* Cluster-scoped: Nodes' labels name the accelerator of pools that name none; with
+metrics.secure, /metrics asks the API server who a scraper's token names (TokenReview) and
+whether it may get /metrics (SubjectAccessReview), as controller-runtime's secure serving. */}}
 {{- define "tandem.clusterRules" -}}
 - apiGroups: [""]
   resources: [nodes]
   verbs: [list, watch]
+{{- if .Values.metrics.secure }}
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+{{- end }}
 {{- end }}
 
 {{/* The Lease the operator's replicas elect a leader on (KubeRuntime's LeaderElector). */}}
