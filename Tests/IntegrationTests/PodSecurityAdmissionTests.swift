@@ -166,7 +166,9 @@ struct PodSecurityAdmissionTests {
                 // The check bites: templates that break baseline are refused by the same policy.
                 let tier = try #require(children.deployments.first { $0.metadata.name == "chat-prefill" })
                 let breaches: [(name: String, breach: (inout PodSpec) -> Void, message: String)] = [
-                    ("privileged", { $0.containers?[0].securityContext?.privileged = true }, "Privileged containers are not allowed"),
+                    // (The API refuses privileged with allowPrivilegeEscalation: false: replace the context.)
+                    ("privileged", { $0.containers?[0].securityContext = SecurityContext(privileged: true) },
+                     "Privileged containers are not allowed"),
                     ("host-path", { $0.volumes?.append(Volume(name: "host", otherSources: ["hostPath": ["path": "/"]])) },
                      "hostPath volumes are not allowed"),
                 ]
@@ -187,7 +189,7 @@ struct PodSecurityAdmissionTests {
                             $0.regarding?.name?.hasPrefix("breach-\(suffix)-") == true && $0.regarding?.kind == "ReplicaSet"
                         }
                     }
-                    #expect(event.note?.contains("unable to validate against any pod security policy") == true, "\(event.note ?? "")")
+                    #expect(event.note?.contains("PodSecurityPolicy: unable to admit pod") == true, "\(event.note ?? "")")
                     #expect(event.note?.contains(message) == true, "\(event.note ?? "")")
                     #expect(try await Self.pods(of: bad, client, namespace).isEmpty)
                 }
