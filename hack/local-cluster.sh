@@ -60,6 +60,11 @@ Environment:
                         extra flags (whitespace-separated, appended last so they win), e.g.
                         TANDEM_APISERVER_FLAGS="--watch-cache=false". \`up\` restarts a running
                         component whose extra flags differ from what it was started with.
+                        Admission plugins are opt-in the same way, added to 1.20's default set:
+                        TANDEM_APISERVER_FLAGS="--enable-admission-plugins=PodSecurityPolicy" (pods
+                        are then refused until a PodSecurityPolicy allows them; the ReplicaSet
+                        controller creates pods as kube-system:replicaset-controller, since the
+                        controller-manager runs with --use-service-account-credentials).
   TANDEM_CLUSTER_TIMEOUT seconds to wait for the API server to become ready (default 60)
   TANDEM_AUDIT=1        the API server writes an audit log of every request at Metadata level
                         (who, verb, resource, response code; no bodies) to logs/audit.log, one

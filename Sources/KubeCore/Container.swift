@@ -20,8 +20,7 @@ public struct Container: Codable, Hashable, Sendable {
     public var startupProbe: Probe?
     /// `corev1.Lifecycle` (postStart / preStop hooks), passed through.
     public var lifecycle: JSONValue?
-    /// `corev1.SecurityContext`, passed through.
-    public var securityContext: JSONValue?
+    public var securityContext: SecurityContext?
     /// `Always` on an init container makes it a native sidecar (Kubernetes ≥ 1.29): started
     /// before the main containers and kept running beside them.
     public var restartPolicy: String?
@@ -31,7 +30,7 @@ public struct Container: Codable, Hashable, Sendable {
         args: [String]? = nil, workingDir: String? = nil, env: [EnvVar]? = nil, envFrom: [JSONValue]? = nil,
         ports: [ContainerPort]? = nil, resources: ResourceRequirements? = nil, volumeMounts: [VolumeMount]? = nil,
         livenessProbe: Probe? = nil, readinessProbe: Probe? = nil, startupProbe: Probe? = nil,
-        lifecycle: JSONValue? = nil, securityContext: JSONValue? = nil, restartPolicy: String? = nil
+        lifecycle: JSONValue? = nil, securityContext: SecurityContext? = nil, restartPolicy: String? = nil
     ) {
         self.name = name
         self.image = image

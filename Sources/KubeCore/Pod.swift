@@ -61,8 +61,7 @@ public struct PodSpec: Codable, Hashable, Sendable {
     public var hostname: String?
     public var subdomain: String?
     public var schedulerName: String?
-    /// `corev1.PodSecurityContext`, passed through.
-    public var securityContext: JSONValue?
+    public var securityContext: PodSecurityContext?
 
     public init(
         containers: [Container]? = nil, initContainers: [Container]? = nil, volumes: [Volume]? = nil,
@@ -72,7 +71,7 @@ public struct PodSpec: Codable, Hashable, Sendable {
         imagePullSecrets: [LocalObjectReference]? = nil, terminationGracePeriodSeconds: Int64? = nil,
         restartPolicy: String? = nil, hostNetwork: Bool? = nil, hostIPC: Bool? = nil, dnsPolicy: String? = nil,
         hostname: String? = nil, subdomain: String? = nil, schedulerName: String? = nil,
-        securityContext: JSONValue? = nil
+        securityContext: PodSecurityContext? = nil
     ) {
         self.containers = containers
         self.initContainers = initContainers

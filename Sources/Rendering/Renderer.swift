@@ -43,6 +43,17 @@ public enum Renderer {
     /// from arriving at a pod that is about to stop.
     static let preStopSleepSeconds = 30
 
+    /// The vLLM container's security context: no privilege escalation and no Linux capabilities,
+    /// but no `runAsNonRoot`: the official `vllm/vllm-openai` image runs as root (its Dockerfile's
+    /// `vllm-openai` stage sets no `USER`, and its caches live under `/root/.cache`), so the kubelet
+    /// would refuse to start it. Pod Security Standards: meets baseline; restricted's "running as
+    /// non-root" and "non-root user" rules are the documented exceptions (docs/install.md).
+    public static let vllmSecurityContext = SecurityContext(
+        capabilities: Capabilities(drop: ["ALL"]), allowPrivilegeEscalation: false)
+    /// The tier pods' security context: the container runtime's default seccomp filter (the
+    /// fields exist since Kubernetes 1.19, so the chart's oldest server, 1.20, accepts them).
+    public static let tierPodSecurityContext = PodSecurityContext(seccompProfile: .runtimeDefault)
+
     /// Renders every planned tier of `pool`.
     ///
     /// - Parameter owner: the pool's owner reference (the reconciler passes it; `tandem render`
@@ -99,7 +110,8 @@ public enum Renderer {
                                   timeoutSeconds: 5, failureThreshold: 3),
             startupProbe: Probe(httpGet: HTTPGetAction(path: "/v1/models", port: port), periodSeconds: 10,
                                 timeoutSeconds: 5, failureThreshold: 180),  // up to 30 minutes to load weights
-            lifecycle: ["preStop": ["exec": ["command": ["sleep", .string(String(preStopSleepSeconds))]]]])
+            lifecycle: ["preStop": ["exec": ["command": ["sleep", .string(String(preStopSleepSeconds))]]]],
+            securityContext: vllmSecurityContext)
         container.imagePullPolicy = "IfNotPresent"
 
         let nodeSelector = plan.nodeSelector.merging(plan.pod.nodeSelector ?? [:]) { _, theirs in theirs }
@@ -117,8 +129,12 @@ public enum Renderer {
             nodeSelector: nodeSelector.isEmpty ? nil : nodeSelector,
             tolerations: mergedTolerations(ours: plan.tolerations, theirs: plan.pod.tolerations),
             affinity: plan.pod.affinity, serviceAccountName: plan.pod.serviceAccountName,
+            // Neither vLLM nor the routing sidecar (without its SSRF protection, which Tandem does
+            // not turn on) calls the Kubernetes API: no token in the pod.
+            automountServiceAccountToken: false,
             priorityClassName: plan.pod.priorityClassName, imagePullSecrets: plan.pod.imagePullSecrets,
-            terminationGracePeriodSeconds: terminationGracePeriodSeconds)
+            terminationGracePeriodSeconds: terminationGracePeriodSeconds,
+            securityContext: tierPodSecurityContext)
         let template = PodTemplateSpec(
             metadata: ObjectMeta(labels: podLabels, annotations: plan.pod.podAnnotations), spec: podSpec)
         let spec = DeploymentSpec(

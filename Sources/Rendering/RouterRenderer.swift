@@ -107,6 +107,14 @@ public enum RouterRenderer {
     /// FailClose: a pod picked without the picker could be a prefill pod, which serves no
     /// tokens; GIE's API default too (llm-d's chart chooses FailOpen for single-tier pools).
     public static let failureMode = "FailClose"
+    /// The security context of llm-d's containers (endpoint picker, routing sidecar): restricted
+    /// throughout. Their images run as UID 65532 (`USER 65532:65532` in llm-d-router's
+    /// Dockerfile.epp and llm-d-inference-scheduler's Dockerfile.sidecar), so `runAsNonRoot` holds
+    /// and the kubelet can check it (a numeric user).
+    public static let containerSecurityContext = SecurityContext(
+        capabilities: Capabilities(drop: ["ALL"]), runAsNonRoot: true, allowPrivilegeEscalation: false)
+    /// The endpoint picker's pod: non-root, the runtime's default seccomp filter.
+    public static let podSecurityContext = PodSecurityContext(runAsNonRoot: true, seccompProfile: .runtimeDefault)
 
     public static func render(pool: InferencePool, router: RouterPlan, options: RouterOptions, owner: OwnerReference?) throws -> RouterChildren {
         let poolName = pool.metadata.name ?? ""
@@ -134,7 +142,8 @@ public enum RouterRenderer {
                     ContainerPort(name: "grpc-health", containerPort: grpcHealthPort, protocol: "TCP"),
                     ContainerPort(name: "metrics", containerPort: metricsPort, protocol: "TCP")],
             volumeMounts: [VolumeMount(name: "epp-config", mountPath: configDirectory)],
-            livenessProbe: healthProbe(options, period: 10), readinessProbe: healthProbe(options, period: 2))
+            livenessProbe: healthProbe(options, period: 10), readinessProbe: healthProbe(options, period: 2),
+            securityContext: containerSecurityContext)
         var podMeta = ObjectMeta(labels: labels)
         // A changed config must reach the picker, which reads it at start: roll the pod.
         podMeta.annotations = [PoolLabels.configHashAnnotation: String(ChildNames.stableHash(configMap.data?[configKey] ?? ""), radix: 16)]
@@ -146,7 +155,9 @@ public enum RouterRenderer {
                 template: PodTemplateSpec(metadata: podMeta, spec: PodSpec(
                     containers: [container],
                     volumes: [Volume(name: "epp-config", configMap: ConfigMapVolumeSource(name: name))],
-                    serviceAccountName: name, terminationGracePeriodSeconds: 130)),
+                    // The picker watches the pool's pods and its GIE pool: it needs its token.
+                    serviceAccountName: name, automountServiceAccountToken: true, terminationGracePeriodSeconds: 130,
+                    securityContext: podSecurityContext)),
                 strategy: DeploymentStrategy(type: "Recreate"), revisionHistoryLimit: 5))
         let service = Service(metadata: meta(), spec: ServiceSpec(
             type: "ClusterIP", selector: PoolLabels.routerSelector(pool: poolName),
@@ -180,6 +191,6 @@ public enum RouterRenderer {
             name: "routing-sidecar", image: options.routingSidecarImage, imagePullPolicy: "IfNotPresent",
             args: ["--port=\(Renderer.servingPort)", "--vllm-port=\(Renderer.routedVLLMPort)", "--connector=\(router.sidecarConnector)"],
             ports: [ContainerPort(name: "http", containerPort: Renderer.servingPort, protocol: "TCP")],
-            restartPolicy: options.nativeSidecars ? "Always" : nil)
+            securityContext: containerSecurityContext, restartPolicy: options.nativeSidecars ? "Always" : nil)
     }
 }
