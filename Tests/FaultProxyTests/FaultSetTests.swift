@@ -49,9 +49,11 @@ import Testing
         #expect(set.shaping(request: leaderWrite).held)
         #expect(set.shaping(request: leaderWatch).held)
         #expect(!set.shaping(request: followerGet).held)
-        #expect(set.remove(rule.id))
+        let removed = set.remove(rule.id)
+        #expect(removed)
         #expect(!set.shaping(request: leaderWrite).held)
-        #expect(!set.remove(rule.id))
+        let removedAgain = set.remove(rule.id)
+        #expect(!removedAgain)
     }
 
     @Test func existingScopeSparesLaterRequestsAndConnections() {
@@ -99,16 +101,20 @@ import Testing
 
         var all = FaultSet()
         _ = all.add(.serviceUnavailable(fraction: 1), layer: .request, match: .mutating, scope: .all, requestWatermark: 0, connectionWatermark: 0)
-        #expect(all.verdict(for: leaderWrite) == .refuse(code: 503, retryAfterSeconds: nil, rule: FaultID(rawValue: 1)))
-        #expect(all.verdict(for: followerGet) == .forward)
+        let write = all.verdict(for: leaderWrite)
+        let read = all.verdict(for: followerGet)
+        #expect(write == .refuse(code: 503, retryAfterSeconds: nil, rule: FaultID(rawValue: 1)))
+        #expect(read == .forward)
     }
 
     @Test func resetWinsOverRefusal() {
         var set = FaultSet()
         _ = set.add(.serviceUnavailable(fraction: 1), layer: .request, match: .all, scope: .all, requestWatermark: 0, connectionWatermark: 0)
         let reset = set.add(.reset, layer: .request, match: .identity("op-a"), scope: .all, requestWatermark: 0, connectionWatermark: 0)
-        #expect(set.verdict(for: leaderWrite) == .reset(rule: reset.id))
-        #expect(set.verdict(for: followerGet) == .refuse(code: 503, retryAfterSeconds: nil, rule: FaultID(rawValue: 1)))
+        let leader = set.verdict(for: leaderWrite)
+        let follower = set.verdict(for: followerGet)
+        #expect(leader == .reset(rule: reset.id))
+        #expect(follower == .refuse(code: 503, retryAfterSeconds: nil, rule: FaultID(rawValue: 1)))
         #expect(set.shaping(connection: 1, view: leaderWrite).reset == nil, "a request-layer reset is decided per request")
         let l4 = set.add(.reset, layer: .connection, match: .identity("op-b"), scope: .all, requestWatermark: 0, connectionWatermark: 0)
         #expect(set.shaping(connection: 3, view: followerGet).reset == l4.id)

@@ -5,6 +5,7 @@ import KubeCore
 import KubeRuntime
 import KubeTestSupport
 import Synchronization
+import TandemAPI
 import Testing
 
 /// A fault proxy in front of the shared cluster's API server, a namespace, and clients that
@@ -268,6 +269,56 @@ struct FaultProxyTests {
             let times = setup.proxy.records.map(\.received)
             #expect(times == times.sorted(), "records are in order of arrival")
             #expect(setup.proxy.records.allSatisfy { $0.negotiated == .http2 })
+        }
+    }
+
+    /// The chaos harness: two `tandem operator` processes through the proxy, each with a token
+    /// of its own, told apart in the record; the invariant checker on the pool they reconcile.
+    @Test func aFleetOfTwoOperatorsRunsThroughTheProxy() async throws {
+        let binary = Script.projectRoot + "/.build/debug/tandem"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the tandem binary first (swift build)")
+        try await ProxiedSetup.run { setup in
+            try await installCRD(setup.cluster, file: Script.projectRoot + "/crds/", name: "inferencepools.inference.x-k8s.io")
+            // The test grants the operator's account cluster-admin; the chart's narrower RBAC is
+            // HelmChartTests' subject.
+            let binding = "fault-proxy-\(setup.namespace)"
+            _ = try await setup.admin.resources(ClusterRoleBinding.self).create(ClusterRoleBinding(
+                metadata: ObjectMeta(name: binding), roleRef: RoleRef(kind: "ClusterRole", name: "cluster-admin"),
+                subjects: [Subject(kind: "ServiceAccount", name: "operator", namespace: setup.namespace)]))
+            defer { Task { _ = try? await setup.admin.resources(ClusterRoleBinding.self).delete(binding) } }
+            let folder = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let fleet = OperatorFleet(
+                binary: binary, proxy: setup.proxy, caFile: setup.cluster.caFile, folder: folder,
+                arguments: ["--namespace", setup.namespace, "--leader-election-namespace", setup.namespace,
+                            "--metrics-address", "127.0.0.1:0", "--log-format", "json"])
+            for identity in ["op-a", "op-b"] {
+                let token = try await tokenRequest(setup.admin, namespace: setup.namespace, name: "operator")
+                try fleet.start(identity: identity, token: token, namespace: setup.namespace)
+            }
+            do {
+                let leases = setup.admin.resources(Lease.self, namespace: setup.namespace)
+                _ = try await eventually(timeout: .seconds(60), "one operator to lead") {
+                    try await leases.getIfExists("tandem-operator")?.spec?.holderIdentity?.isEmpty == false ? true : nil
+                }
+                _ = try await eventually(timeout: .seconds(60), "both operators' requests in the proxy's record") {
+                    Set(setup.proxy.records.compactMap(\.identity)).isSuperset(of: ["op-a", "op-b"]) ? true : nil
+                }
+                let pools = setup.admin.resources(InferencePool.self, namespace: setup.namespace)
+                _ = try await pools.create(InferencePool(
+                    metadata: ObjectMeta(name: "llama"),
+                    spec: InferencePoolSpec(model: "meta-llama/Llama-3.1-8B-Instruct", accelerator: "nvidia-h200")))
+                let report = try await eventually(timeout: .seconds(60), "the invariants to hold for the pool") { () -> InvariantReport? in
+                    let report = try await ChildInvariants.check(client: setup.admin, namespace: setup.namespace)
+                    return report.holds && report.pools == 1 && report.children > 0 ? report : nil
+                }
+                print("fault proxy fleet: \(report); writes by identity: "
+                      + "\(Dictionary(grouping: setup.proxy.records.filter(\.isMutating), by: { $0.identity ?? "-" }).mapValues(\.count))")
+                #expect(setup.proxy.records.allSatisfy { $0.negotiated == .http2 })
+            } catch {
+                Issue.record("\(error)\nop-a:\n\(fleet.output("op-a").suffix(2000))\nop-b:\n\(fleet.output("op-b").suffix(2000))")
+            }
+            await fleet.stopAll()
         }
     }
 }
