@@ -195,7 +195,19 @@ public final class FaultProxy: Sendable {
 
     /// Names the client that authenticates with `bearerToken` `identity`, for requests whose
     /// User-Agent is not `tandem/<identity>` (the User-Agent wins when it names one).
-    public func identify(bearerToken: String, as identity: String) { core.identify(bearerToken: bearerToken, as: identity) }
+    ///
+    /// Tokens must differ per identity: two TokenRequests for one ServiceAccount in the same
+    /// second can return the same token on 1.20 (its claims carry no unique id), so give each
+    /// process a ServiceAccount of its own.
+    ///
+    /// - Throws: ``FaultProxyError`` when the token already names another identity.
+    public func identify(bearerToken: String, as identity: String) throws {
+        if let previous = core.identify(bearerToken: bearerToken, as: identity), previous != identity {
+            core.identify(bearerToken: bearerToken, as: previous)
+            throw FaultProxyError(
+                "this bearer token already identifies \(previous), so \(identity) could not be told apart: give each process a token of its own ServiceAccount")
+        }
+    }
 
     // MARK: - Record
 

@@ -66,7 +66,14 @@ final class ProxyCore: Sendable {
     /// Identities for bearer tokens, for clients whose User-Agent does not name one.
     private let tokenIdentities = Mutex<[String: String]>([:])
 
-    func identify(bearerToken: String, as identity: String) { tokenIdentities.withLock { $0[bearerToken] = identity } }
+    /// Registers `identity` for `bearerToken`; returns the identity it had before, if any.
+    @discardableResult
+    func identify(bearerToken: String, as identity: String) -> String? {
+        tokenIdentities.withLock { map in
+            defer { map[bearerToken] = identity }
+            return map[bearerToken]
+        }
+    }
 
     /// `tandem/<identity>` from the User-Agent, else the identity registered for the bearer token.
     func identity(of head: HTTPRequestHead) -> String? {

