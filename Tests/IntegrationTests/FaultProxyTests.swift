@@ -182,6 +182,44 @@ struct FaultProxyTests {
         }
     }
 
+    /// Half-open: only the watch connections that exist are frozen; a watch on a new connection
+    /// goes through, and the frozen one gets its events, in order, when the path heals.
+    @Test func aHalfOpenWatchFreezesOnlyTheExistingWatchConnection() async throws {
+        try await ProxiedSetup.run { setup in
+            let stale = try setup.client("op-a")
+            let fresh = try setup.client("op-a")
+            defer { Task { try? await stale.shutdown(); try? await fresh.shutdown() } }
+            let start = try await stale.resources(ConfigMap.self, namespace: setup.namespace).list().metadata.resourceVersion
+            func watch(_ client: KubernetesClient, into names: AddedNames) -> Task<Void, any Error> {
+                Task {
+                    for try await event in client.resources(ConfigMap.self, namespace: setup.namespace)
+                        .watch(ListOptions(resourceVersion: start), watch: WatchOptions(timeoutSeconds: 120)) {
+                        if event.type == .added, let name = event.object?.metadata.name, name.hasPrefix("half-") { names.append(name) }
+                        if names.all.count == 2 { return }
+                    }
+                }
+            }
+            let staleNames = AddedNames()
+            let staleWatch = watch(stale, into: staleNames)
+            defer { staleWatch.cancel() }
+            _ = try await eventually("the first watch to be answered") {
+                setup.records(of: "op-a").contains { $0.isWatch && $0.status == 200 } ? true : nil
+            }
+            let freeze = setup.proxy.inject(.blackhole, at: .connection, for: .watches, scope: .existing)
+            let adminMaps = setup.admin.resources(ConfigMap.self, namespace: setup.namespace)
+            _ = try await adminMaps.create(ConfigMap(metadata: ObjectMeta(name: "half-1")))
+            _ = try await adminMaps.create(ConfigMap(metadata: ObjectMeta(name: "half-2")))
+            let freshNames = AddedNames()
+            try await watch(fresh, into: freshNames).value
+            #expect(freshNames.all == ["half-1", "half-2"])
+            #expect(staleNames.all.isEmpty, "events crossed the frozen connection: \(staleNames.all)")
+            #expect(setup.proxy.connections.contains { $0.classifier?.isWatch == true && $0.heldOutboundBytes > 0 })
+            setup.proxy.remove(freeze)
+            try await staleWatch.value
+            #expect(staleNames.all == ["half-1", "half-2"])
+        }
+    }
+
     @Test func refusalsReachTheClientAsAPIErrors() async throws {
         try await ProxiedSetup.run { setup in
             let client = try setup.client("op-a") { $0.retry = .none }
