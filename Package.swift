@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
@@ -88,6 +89,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Lab/test support: the chaos suite's fault proxy. The `tandem` executable never depends on it.
+        .target(
+            name: "FaultProxy",
+            dependencies: [
+                "KubeCore", "KubeClient", "TandemAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "KubeTestSupport",
             dependencies: ["KubeCore", "KubeClient"]
@@ -109,6 +125,7 @@ let package = Package(
             dependencies: ["KubeCore", "KubeTestSupport", "Rendering", "Sizing", "TandemAPI", "TandemOperator"]
         ),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
+        .testTarget(name: "FaultProxyTests", dependencies: ["FaultProxy"]),
         .testTarget(
             name: "KubeClientTests",
             dependencies: [
@@ -137,6 +154,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "KubeClient", "KubeCore", "KubeRuntime", "KubeTestSupport", "TandemAPI", "TandemOperator", "Simulation", "Sizing", "Autoscaling", "Routing", "Rendering",
+                "FaultProxy",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
