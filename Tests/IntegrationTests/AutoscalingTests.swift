@@ -45,6 +45,8 @@ struct Scenario {
                     interval: .seconds(1), statusInterval: .seconds(2), panic: panic, averagingWindow: .seconds(2)))
                 let running = try RunningOperator(cluster: cluster, namespace: namespace, autoscaler: autoscaler)
                 let scenario = Scenario(cluster: cluster, client: client, namespace: namespace, http: http, metrics: running.metrics)
+                // The autoscaler's background reads end with the scenario.
+                defer { autoscaler.stop() }
                 do {
                     try await body(scenario)
                 } catch {
