@@ -43,7 +43,7 @@ extension AutoscalingScenarioTests {
                 }
                 #expect(unavailable.status == .false)
                 #expect(unavailable.message.contains("\(name)-decode-"), "\(unavailable.message)")
-                #expect(unavailable.message.contains("timed out after 0.8 s"), "\(unavailable.message)")
+                #expect(unavailable.message.contains("timed out after 2 s"), "\(unavailable.message)")
             }
             // While they stall, a spec edit to another pool goes through.
             let pools = scenario.client.resources(InferencePool.self, namespace: scenario.namespace)
