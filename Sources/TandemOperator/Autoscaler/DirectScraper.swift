@@ -78,7 +78,7 @@ public struct DirectScraper: SignalSource {
             let answer = try await OverallDeadline.run(within: timeout) { () -> (status: UInt, body: ByteBuffer?) in
                 var request = HTTPClientRequest(url: url)
                 request.headers.add(name: "Accept", value: "text/plain;version=0.0.4")
-                let response = try await http.execute(request, timeout: TimeAmount(timeout))
+                let response = try await http.execute(request, timeout: TimeAmount(OverallDeadline.headDeadline(within: timeout)))
                 guard response.status == .ok else { return (response.status.code, nil) }
                 return (response.status.code, try await response.body.collect(upTo: maxBytes))
             }

@@ -34,6 +34,14 @@ enum OverallDeadline {
         }
     }
 
+    /// The deadline to give `execute` inside an overall `limit`: nine tenths of it. AsyncHTTPClient
+    /// retries a refused connection until its own deadline and then reports the connection's
+    /// error; expiring first, it names that error (connection refused, say) instead of the
+    /// overall deadline's bare timeout.
+    static func headDeadline(within limit: Duration) -> Duration {
+        limit * 0.9
+    }
+
     /// `2 s`, `0.8 s`: a duration in seconds as messages show it.
     static func format(_ duration: Duration) -> String {
         let millis = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000

@@ -155,7 +155,7 @@ public struct PrometheusSource: SignalSource {
                 // 25:1 ratio, Configuration+BrowserLike.swift) refuses Prometheus's gzip of these
                 // repetitive series, and the answer is small enough not to need it.
                 request.headers.add(name: "Accept-Encoding", value: "identity")
-                let response = try await http.execute(request, timeout: TimeAmount(timeout))
+                let response = try await http.execute(request, timeout: TimeAmount(OverallDeadline.headDeadline(within: timeout)))
                 return (Int(response.status.code), try await response.body.collect(upTo: maxBytes))
             }
             (status, body) = answer
