@@ -83,9 +83,12 @@ final class MetricsFaultSwitch: Sendable {
     /// Sets the fault; requests held by `hang` (or stalled by `stall-after-headers`) go on when
     /// it is another one.
     func set(_ fault: MetricsFault) {
-        // Every held request is let go and checks again whether its fault still holds it.
+        // On a change, every held request is let go and checks again whether its fault still
+        // holds it; the same fault again changes nothing.
         let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let previous = state.fault
             state.fault = fault
+            guard fault != previous else { return [] }
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
