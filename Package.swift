@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(name: "AutoscalingTests", dependencies: ["Autoscaling", "KubeTestSupport"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "TandemAPI", "KubeCore", "KubeTestSupport"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Sizing", "KubeCore", "TandemAPI", "Autoscaling"]),
-        .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore", "Autoscaling"]),
+        .testTarget(name: "TandemOperatorTests", dependencies: ["TandemOperator", "TandemAPI", "Rendering", "KubeCore", "KubeRuntime", "Autoscaling"]),
         .testTarget(
             name: "RenderingTests",
             dependencies: ["Rendering", "Routing", "TandemAPI", "Sizing", "KubeCore", "KubeTestSupport", .product(name: "Yams", package: "Yams")]

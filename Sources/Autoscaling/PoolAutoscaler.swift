@@ -208,8 +208,12 @@ public struct PoolAutoscaler: Sendable {
             if observation.ready == 0 {
                 scaling.reason = "no ready pods to read; holding \(observation.current)"
             } else {
-                scaling.metricsUnavailable = failures.first.map { "\(failures.count) of \(observation.ready) ready pods unreadable, e.g. \($0)" }
-                    ?? "no ready pod reports a signal this tier scales on"
+                // Each failure names its pod and what went wrong (e.g. the scrape's timeout); the
+                // first three are listed, so a condition message stays short for a large tier.
+                let listed = failures.prefix(3).joined(separator: "; ") + (failures.count > 3 ? "; and \(failures.count - 3) more" : "")
+                scaling.metricsUnavailable = failures.isEmpty
+                    ? "no ready pod reports a signal this tier scales on"
+                    : "\(failures.count) of \(observation.ready) ready pods unreadable: \(listed)"
                 scaling.reason = "metrics unavailable; holding \(observation.current)"
             }
             scaling.to = min(max(observation.current, settings.minReplicas), settings.maxReplicas)

@@ -83,8 +83,7 @@ public enum TandemOperator {
             // The autoscaler reads the pools' pods: their readiness, addresses and scheduling.
             let pods = autoscaler.map { _ in
                 controller.watches(client.resources(Pod.self, namespace: scope), listOptions: managed) { pod in
-                    guard let pool = pod.metadata.labels?[PoolLabels.pool] else { return [] }
-                    return [ObjectKey(namespace: pod.metadata.namespace, name: pool)]
+                    Autoscaler.pools(of: pod, in: pools)
                 }
             }
             let router = RouterStores(
@@ -97,7 +96,9 @@ public enum TandemOperator {
                                             pods: pods, recorder: recorder, autoscaler: autoscaler,
                                             scalingMetrics: autoscaler.map { _ in ScalingMetrics(registry: metrics.registry) },
                                             router: router)
-            registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile))
+            // A fresh metrics sample brings its pool back; a deleted pool's state is dropped.
+            autoscaler?.onSample(namespace: scope) { key in await controller.enqueue(key) }
+            registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile, onDeleted: reconciler.forget))
         }
         let elector = options.leaderElection
             ? LeaderElector(client: client, namespace: options.leaseNamespace, leaseName: options.leaseName,

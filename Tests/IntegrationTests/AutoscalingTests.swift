@@ -28,6 +28,8 @@ struct Scenario {
     let metrics: RuntimeMetrics
 
     static let model = "meta-llama/Llama-3.1-8B-Instruct"
+    /// The scenarios' overall scrape deadline.
+    static let scrapeTimeout = Duration.seconds(2)
 
     /// Panic mode compressed like the windows (2 s, 6 s stable).
     static let fastPanic = PanicPolicy(window: .seconds(2), stableWindow: .seconds(6))
@@ -40,11 +42,16 @@ struct Scenario {
         let nodes = (0..<(gpus + 1) / 2).map { EmulatedNode(name: "as-\(id)-\($0)", accelerator: h200, devices: min(2, gpus - 2 * $0)) }
         try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(300))) { _, _, http in
             try await cluster.withNamespace("as") { client, namespace in
-                let scraper = DirectScraper.standalone(timeout: .milliseconds(800))
+                // Scrapes run off the reconcile workers under one overall deadline (head and
+                // body): the production default, 2 s, leaves a busy machine's emulated pods time
+                // to answer without slowing any reconcile.
+                let scraper = DirectScraper.standalone(timeout: Scenario.scrapeTimeout)
                 let autoscaler = Autoscaler(source: scraper, options: AutoscalerOptions(
                     interval: .seconds(1), statusInterval: .seconds(2), panic: panic, averagingWindow: .seconds(2)))
                 let running = try RunningOperator(cluster: cluster, namespace: namespace, autoscaler: autoscaler)
                 let scenario = Scenario(cluster: cluster, client: client, namespace: namespace, http: http, metrics: running.metrics)
+                // The autoscaler's background reads end with the scenario.
+                defer { autoscaler.stop() }
                 do {
                     try await body(scenario)
                 } catch {

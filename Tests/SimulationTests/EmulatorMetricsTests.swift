@@ -81,6 +81,18 @@ import Testing
         #expect(faults.heldRequests == 0)
     }
 
+    @Test func stallAfterHeadersLetsTheHeadGoAndHoldsTheBodyUntilTheFaultChanges() async {
+        #expect(MetricsFault(annotations: [MetricsFault.annotation: "stall-after-headers"]) == .stallAfterHeaders)
+        let faults = MetricsFaultSwitch()
+        faults.set(.stallAfterHeaders)
+        #expect(await faults.gate() == .serve(.stallAfterHeaders))  // not held: the head goes out
+        let stalled = Task { await faults.stall() }
+        #expect(await Self.until { faults.heldRequests == 1 })
+        faults.set(.none)
+        await stalled.value
+        #expect(faults.heldRequests == 0)
+    }
+
     @Test func stoppingReleasesEveryHeldRequestAndHoldsNoMore() async {
         let faults = MetricsFaultSwitch()
         faults.set(.hang)

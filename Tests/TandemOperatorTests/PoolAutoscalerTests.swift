@@ -82,6 +82,10 @@ struct PoolAutoscalerTests {
         let decode = decisions[.decode]
         #expect(decode?.to == 3)
         #expect(decode?.metricsUnavailable?.contains("3 of 3 ready pods unreadable") == true, "\(String(describing: decode))")
+        // Every unreadable pod is named with its error (up to three).
+        for failure in ["d0: GET http://127.0.0.9:8000/metrics failed: timeout", "d1: not Prometheus text", "d2: answered 500"] {
+            #expect(decode?.metricsUnavailable?.contains(failure) == true, "\(String(describing: decode?.metricsUnavailable))")
+        }
     }
 
     @Test func noReadyPodsIsNotAMetricsOutage() {

@@ -61,6 +61,11 @@ public struct ControllerConfiguration: Sendable {
 ///   under a 10 qps / burst 100 bucket; a success resets the backoff.
 /// - Objects that are gone from the cache are not reconciled (their children are garbage
 ///   collected through owner references; use finalizers for cleanup outside the cluster).
+///   Instead, the functions given to ``onDeleted(_:)`` are called with the key, from the worker
+///   that took it and under the same one-at-a-time guarantee per key: the place to drop what
+///   the process itself keeps per object (caches, background tasks, metric series).
+///   controller-runtime reconciles such a key and lets the reconciler find it gone; here the
+///   vanished object gets this hook instead.
 public final class Controller<Primary: KubernetesResource>: Sendable {
     public let name: String
     /// The cache of primary objects.
@@ -70,6 +75,7 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
     let metrics: RuntimeMetrics?
     let logger: Logger
     private let sources = Mutex<[any InformerSource]>([])
+    private let deletionHandlers = Mutex<[@Sendable (ObjectKey) async -> Void]>([])
     private let activeWorkers = Atomic<Int>(0)
 
     /// - Parameters:
@@ -153,6 +159,19 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
         return informer.store
     }
 
+    /// Calls `handler` with each key a worker takes whose object is not in the primary cache
+    /// (deleted, or never there: a watched object may map to a name no primary has).
+    ///
+    /// Contract: the handler runs on a worker, never concurrently with a reconcile of the same
+    /// key; it may be called more than once for one deletion (every event mapped to a vanished
+    /// key brings one) and for keys never reconciled, so it must be idempotent and cheap. It
+    /// cannot fail: what it drops is the process' own state. A primary deleted while no worker
+    /// runs (a follower) gets the call once the workers start and an event names the key, or
+    /// never (a new leader has nothing to forget).
+    public func onDeleted(_ handler: @escaping @Sendable (ObjectKey) async -> Void) {
+        deletionHandlers.withLock { $0.append(handler) }
+    }
+
     /// Whether every cache this controller reads has completed its first list.
     public var hasSynced: Bool {
         sources.withLock { $0.allSatisfy(\.hasSynced) }
@@ -228,6 +247,7 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
     private func worker(_ reconcile: @escaping @Sendable (Primary, ReconcileContext) async throws -> ReconcileAction) async {
         while let key = await queue.next() {
             guard let object = primary.store.get(key) else {
+                for handler in deletionHandlers.withLock({ $0 }) { await handler(key) }
                 await queue.forget(key)
                 await queue.done(key)
                 continue

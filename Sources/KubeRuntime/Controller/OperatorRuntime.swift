@@ -18,10 +18,14 @@ public struct ControllerRegistration<Primary: KubernetesResource>: RuntimeContro
     public let controller: Controller<Primary>
     let reconcile: @Sendable (Primary, ReconcileContext) async throws -> ReconcileAction
 
+    /// - Parameter onDeleted: called with the key of each object gone from the cache
+    ///   (``Controller/onDeleted(_:)``), to drop what the process keeps per object.
     public init(_ controller: Controller<Primary>,
-                reconcile: @escaping @Sendable (Primary, ReconcileContext) async throws -> ReconcileAction) {
+                reconcile: @escaping @Sendable (Primary, ReconcileContext) async throws -> ReconcileAction,
+                onDeleted: (@Sendable (ObjectKey) async -> Void)? = nil) {
         self.controller = controller
         self.reconcile = reconcile
+        if let onDeleted { controller.onDeleted(onDeleted) }
     }
 
     public var name: String { controller.name }

@@ -53,6 +53,12 @@ public final class EmulatedModelServer: ModelServerHandle {
             case .serve(.none), .serve(.hang): return await api.metrics()
             case .serve(.garbage): return MetricsFault.garbageResponse()
             case .serve(.error): return Response(status: .internalServerError, body: ResponseBody(byteBuffer: ByteBuffer(string: "Internal Server Error")))
+            case .serve(.stallAfterHeaders):
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "# vllm metrics follow\n"))
+                    await faults.stall()
+                    try await writer.finish(nil)
+                })
             case .stopping: return Response(status: .serviceUnavailable)
             }
         }

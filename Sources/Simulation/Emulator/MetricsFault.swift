@@ -19,6 +19,10 @@ public enum MetricsFault: String, Sendable, Hashable, CaseIterable {
     case hang
     /// `/metrics` answers 500.
     case error
+    /// `/metrics` sends the response head (200) and the first bytes of the body, then stalls
+    /// until the fault changes or the server stops (it then ends the body). A scraper with a
+    /// deadline on the head only hangs on it.
+    case stallAfterHeaders = "stall-after-headers"
 
     /// The pod annotation the node agent reads a fault from.
     public static let annotation = "emulator.tandem.x-k8s.io/fault"
@@ -76,11 +80,15 @@ final class MetricsFaultSwitch: Sendable {
     /// Requests held by `hang` now.
     var heldRequests: Int { state.withLock { $0.waiters.count } }
 
-    /// Sets the fault; requests held by `hang` go on when it is another one.
+    /// Sets the fault; requests held by `hang` (or stalled by `stall-after-headers`) go on when
+    /// it is another one.
     func set(_ fault: MetricsFault) {
+        // On a change, every held request is let go and checks again whether its fault still
+        // holds it; the same fault again changes nothing.
         let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let previous = state.fault
             state.fault = fault
-            guard fault != .hang else { return [] }
+            guard fault != previous else { return [] }
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
@@ -99,9 +107,18 @@ final class MetricsFaultSwitch: Sendable {
 
     /// Waits while the fault is `hang`, then says what to serve.
     func gate() async -> Outcome {
+        await hold(while: .hang)
+    }
+
+    /// Waits while the fault is `stall-after-headers` (a body already begun stalls here).
+    func stall() async {
+        _ = await hold(while: .stallAfterHeaders)
+    }
+
+    private func hold(while holding: MetricsFault) async -> Outcome {
         while true {
             let id = state.withLock { state -> Int? in
-                guard state.fault == .hang, !state.stopped else { return nil }
+                guard state.fault == holding, !state.stopped else { return nil }
                 state.nextWaiter += 1
                 return state.nextWaiter
             }
@@ -109,7 +126,7 @@ final class MetricsFaultSwitch: Sendable {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     let held = state.withLock { state -> Bool in
-                        guard state.fault == .hang, !state.stopped, !Task.isCancelled else { return false }
+                        guard state.fault == holding, !state.stopped, !Task.isCancelled else { return false }
                         state.waiters[id] = continuation
                         return true
                     }

@@ -35,6 +35,15 @@ public struct AutoscalerOptions: Sendable {
 /// The autoscaler's side of a reconcile: reads the ready pods of each tier in `Operator` mode
 /// through a ``SignalSource``, finds what limits growth, and decides with a ``PoolAutoscaler``
 /// kept per pool between reconciles.
+///
+/// The pods are read in the background (``MetricsSampler``), never on a reconcile worker: a
+/// round hands the sampler the pool's targets and decides on the latest snapshot it has, once
+/// per snapshot. ``onSample(namespace:_:)`` tells the controller when a snapshot lands, so the
+/// pool is reconciled with it; a pod that stalls costs its pool one overall scrape deadline per
+/// interval, and no other pool anything.
+///
+/// Per-pool state is keyed by the pool's namespace and name and tied to its UID: a pool deleted
+/// and created again under the same name starts afresh, even before ``forget(_:)`` ran.
 public final class Autoscaler: Sendable {
     /// The field manager of `spec.replicas` of the Deployments it scales, and of its part of
     /// the pool's status (``ScalingStatus/split(_:)``).
@@ -44,10 +53,15 @@ public final class Autoscaler: Sendable {
     public let options: AutoscalerOptions
     let origin = ContinuousClock.now
     let memory = Mutex<[ObjectKey: Memory]>([:])
+    let sampler: MetricsSampler
+    private let listeners = Mutex<[(namespace: String?, notify: @Sendable (ObjectKey) async -> Void)]>([])
 
     struct Memory {
+        /// The UID of the pool this memory is of; another UID under the same key starts afresh.
+        var uid: String?
         var pool = PoolAutoscaler()
-        var decidedAt: ContinuousClock.Instant?
+        /// The ``MetricsSampler/Snapshot/sequence`` of the last snapshot decided on.
+        var decidedSequence = 0
         var signalsWrittenAt: ContinuousClock.Instant?
         /// The scaling history and last scale times as this process wrote them: the informer's
         /// copy of the status may not show the last write yet, and must not undo it.
@@ -57,15 +71,26 @@ public final class Autoscaler: Sendable {
         var written: InferencePoolStatus?
     }
 
+    /// The memory of `pool` in `all`, new when none is kept or the kept one is of another UID.
+    static func entry(_ all: inout [ObjectKey: Memory], _ pool: InferencePool) -> Memory {
+        let uid = pool.metadata.uid
+        if let kept = all[ObjectKey(pool)], kept.uid == uid { return kept }
+        return Memory(uid: uid)
+    }
+
     /// Notes the autoscaler's part of the status a round produced.
     func remember(_ status: InferencePoolStatus, pool: InferencePool) {
-        memory.withLock { $0[ObjectKey(pool), default: Memory()].written = status }
+        memory.withLock { all in
+            var entry = Self.entry(&all, pool)
+            entry.written = status
+            all[ObjectKey(pool)] = entry
+        }
     }
 
     /// Between rounds, puts back the autoscaler's part of the status as this process last
     /// wrote it (the informer's copy may be older).
     func restore(into status: inout InferencePoolStatus, pool: InferencePool) {
-        guard let written = memory.withLock({ $0[ObjectKey(pool)]?.written }) else { return }
+        guard let written = memory.withLock({ all in Self.entry(&all, pool).written }) else { return }
         status.scalingHistory = written.scalingHistory
         var conditions = status.conditions ?? []
         for type in [PoolCondition.scalingActive, ScalingStatus.scalingLimited] {
@@ -91,7 +116,7 @@ public final class Autoscaler: Sendable {
     public func record(_ decisions: [TierName: TierScaling], pool: InferencePool, now: KubeTime) -> Record {
         memory.withLock { all in
             let key = ObjectKey(pool)
-            var entry = all[key] ?? Memory()
+            var entry = Self.entry(&all, pool)
             var history = entry.history ?? pool.status?.scalingHistory ?? []
             if entry.history == nil {
                 for tier in TierName.allCases { entry.lastScaleTimes[tier] = pool.status?[tier]?.lastScaleTime }
@@ -113,6 +138,27 @@ public final class Autoscaler: Sendable {
     public init(source: any SignalSource, options: AutoscalerOptions = AutoscalerOptions()) {
         self.source = source
         self.options = options
+        // Each round requeues its pool after about one interval, so a pool no reconcile asked
+        // for in six intervals (at least 30 s, room for a busy work queue) has left Operator
+        // mode: stop reading it. Deleted pools stop at once (forget).
+        sampler = MetricsSampler(source: source, interval: options.interval, idleLimit: max(options.interval * 6, .seconds(30)))
+        sampler.setListener { [weak self] key in await self?.sampled(key) }
+    }
+
+    private func sampled(_ key: ObjectKey) async {
+        let matching = listeners.withLock { $0.filter { $0.namespace == nil || $0.namespace == key.namespace } }
+        for listener in matching { await listener.notify(key) }
+    }
+
+    /// Calls `notify` whenever a fresh metrics snapshot of a pool in `namespace` (any namespace
+    /// when nil) lands, e.g. to enqueue the pool with the controller that owns that namespace.
+    public func onSample(namespace: String?, _ notify: @escaping @Sendable (ObjectKey) async -> Void) {
+        listeners.withLock { $0.append((namespace, notify)) }
+    }
+
+    /// Stops every background read (the operator is shutting down).
+    public func stop() {
+        sampler.stop()
     }
 
     /// How long the tier's pods took from creation to Ready: the median over the five newest
@@ -139,44 +185,61 @@ public final class Autoscaler: Sendable {
         case notDue(Duration)
     }
 
-    /// Reads and decides for the tiers in `Operator` mode, unless the last round is less than
-    /// half an interval old (reconciles triggered by pod changes do not scrape again).
+    /// Decides for the tiers in `Operator` mode on the pool's latest metrics snapshot, once per
+    /// snapshot; never waits on the network.
+    ///
+    /// The pods' targets go to the background sampler, which reads them once per interval and
+    /// calls the ``onSample(namespace:_:)`` listeners when a snapshot lands. Until the first
+    /// snapshot, after a snapshot already decided on, or when the newest one is older than two
+    /// intervals (a reconcile that waited in the queue), the round is `.notDue`.
     public func round(pool: InferencePool, deployments: [TierName: Deployment], pods: [Pod]) async -> Round {
         let key = ObjectKey(pool)
         let now = ContinuousClock.now
-        if let last = memory.withLock({ $0[key]?.decidedAt }), now - last < options.interval / 2 {
-            return .notDue(options.interval - (now - last))
-        }
         let spec = pool.spec ?? InferencePoolSpec(model: "")
-        let poolName = pool.metadata.name ?? ""
         let namespace = pool.metadata.namespace ?? ""
-        var observations: [TierName: TierObservation] = [:]
+        let poolLabel = ChildNames.poolLabel(pool.metadata.name ?? "")
+        var targets: [TierName: [ScrapeTarget]] = [:]
+        var tierPods: [TierName: [Pod]] = [:]
         var fixed: [TierName: Int] = [:]
         for tier in TierName.allCases {
             guard let deployment = deployments[tier] else { continue }
-            let current = Int(deployment.spec?.replicas ?? 1)
             guard spec.config(tier).autoscaling?.mode == .operator else {
-                fixed[tier] = current
+                fixed[tier] = Int(deployment.spec?.replicas ?? 1)
                 continue
             }
-            let tierPods = pods.filter {
-                $0.metadata.labels?[PoolLabels.pool] == poolName && $0.metadata.labels?[PoolLabels.role] == tier.rawValue
+            // Pods carry the pool's label value, which is shortened for long names: select by
+            // the same function that renders it.
+            tierPods[tier] = pods.filter {
+                $0.metadata.labels?[PoolLabels.pool] == poolLabel && $0.metadata.labels?[PoolLabels.role] == tier.rawValue
                     && $0.metadata.deletionTimestamp == nil
             }
-            let ready = tierPods.filter { $0.status?.isReady == true }
-            let targets = ready.compactMap { Self.target($0, namespace: namespace) }
-            let readings = targets.isEmpty ? [:] : await source.read(targets, modelName: spec.model)
+            targets[tier] = (tierPods[tier] ?? []).filter { $0.status?.isReady == true }.compactMap { Self.target($0, namespace: namespace) }
+        }
+        let all = TierName.allCases.flatMap { targets[$0] ?? [] }
+        guard let snapshot = sampler.want(key, targets: all, modelName: spec.model) else { return .notDue(options.interval) }
+        let decided = memory.withLock { all in Self.entry(&all, pool).decidedSequence }
+        guard snapshot.sequence > decided, now - snapshot.completedAt <= options.interval * 2 else { return .notDue(options.interval) }
+
+        var observations: [TierName: TierObservation] = [:]
+        for (tier, tierTargets) in targets {
+            guard let deployment = deployments[tier] else { continue }
+            let podsOfTier = tierPods[tier] ?? []
+            let ready = podsOfTier.filter { $0.status?.isReady == true }
+            var readings: [String: PodReading] = [:]
+            for target in tierTargets {
+                if let reading = snapshot.readings[target.pod] { readings[target.pod] = reading }
+            }
             observations[tier] = TierObservation(
-                current: current, ready: ready.count, readings: readings,
-                capacity: Self.capacityLimit(deployment: deployment, pods: tierPods), startupDelay: Self.startupDelay(ready))
+                current: Int(deployment.spec?.replicas ?? 1), ready: ready.count, readings: readings,
+                capacity: Self.capacityLimit(deployment: deployment, pods: podsOfTier), startupDelay: Self.startupDelay(ready))
         }
         let elapsed = now - origin
         let decisions = memory.withLock { all in
-            var entry = all[key] ?? Memory()
+            var entry = Self.entry(&all, pool)
             let decisions = entry.pool.decide(
                 spec: spec, observations: observations, fixed: fixed, panic: options.panic,
                 averagingWindow: options.averagingWindow, now: elapsed)
-            entry.decidedAt = now
+            entry.decidedSequence = snapshot.sequence
             all[key] = entry
             return decisions
         }
@@ -197,16 +260,38 @@ public final class Autoscaler: Sendable {
     func mayRefreshSignals(_ pool: InferencePool) -> Bool {
         let now = ContinuousClock.now
         return memory.withLock { all in
-            let key = ObjectKey(pool)
-            if let last = all[key]?.signalsWrittenAt, now - last < options.statusInterval { return false }
-            all[key, default: Memory()].signalsWrittenAt = now
+            var entry = Self.entry(&all, pool)
+            if let last = entry.signalsWrittenAt, now - last < options.statusInterval { return false }
+            entry.signalsWrittenAt = now
+            all[ObjectKey(pool)] = entry
             return true
         }
     }
 
-    /// Forgets a deleted pool.
+    /// Forgets a deleted pool: its decisions' memory, history and snapshot, and stops reading
+    /// its pods. Idempotent; a pool of the same name created later starts afresh.
     public func forget(_ key: ObjectKey) {
         _ = memory.withLock { $0.removeValue(forKey: key) }
+        sampler.forget(key)
+    }
+
+    /// Pools with per-pool state kept (decisions' memory or background reads), for tests.
+    public var rememberedPools: Set<ObjectKey> {
+        memory.withLock { Set($0.keys) }.union(sampler.sampledPools)
+    }
+
+    /// The pools a pod's change concerns: the pool whose label value (``ChildNames/poolLabel(_:)``,
+    /// shortened with a hash for names over 63 characters) the pod carries. The label alone is
+    /// not the pool's name for long names, so it is matched against the pools in the cache; a
+    /// label no cached pool renders still names its key (the controller then forgets it).
+    public static func pools(of pod: Pod, in pools: Store<InferencePool>) -> [ObjectKey] {
+        guard let label = pod.metadata.labels?[PoolLabels.pool] else { return [] }
+        let namespace = pod.metadata.namespace
+        if let named = pools.get(namespace: namespace, name: label), ChildNames.poolLabel(named.metadata.name ?? "") == label {
+            return [ObjectKey(named)]
+        }
+        let matching = pools.list(namespace: namespace ?? "").filter { ChildNames.poolLabel($0.metadata.name ?? "") == label }
+        return matching.isEmpty ? [ObjectKey(namespace: namespace, name: label)] : matching.map { ObjectKey($0) }
     }
 
     /// Where a ready pod serves `/metrics`: its IP and the container port named `metrics`.

@@ -6,12 +6,14 @@ import NIOCore
 
 /// Reads each pod's `/metrics` itself, the way Prometheus would scrape it.
 ///
-/// Pods are read in parallel, at most ``maxConcurrent`` at a time, each within ``timeout``;
-/// a pool of hundreds of pods therefore spreads its scrapes over several waves instead of
-/// opening hundreds of connections at once. An answer larger than ``maxBytes`` is refused.
+/// Pods are read in parallel, at most ``maxConcurrent`` at a time, each within ``timeout``
+/// overall (connect, response head **and** body: a pod that sends its headers and then stalls
+/// fails after `timeout`, see ``OverallDeadline``); a pool of hundreds of pods therefore spreads
+/// its scrapes over several waves instead of opening hundreds of connections at once. An answer
+/// larger than ``maxBytes`` is refused.
 public struct DirectScraper: SignalSource {
     let http: HTTPClient
-    /// The longest one pod may take to answer.
+    /// The longest one scrape may take, from connecting to the last byte of the body.
     public var timeout: Duration
     /// Scrapes in flight at once, across one call.
     public var maxConcurrent: Int
@@ -20,8 +22,11 @@ public struct DirectScraper: SignalSource {
 
     /// A scraper on `http`.
     ///
-    /// - Parameter timeout: 2 s by default: well inside the 5 s scrape interval, as Prometheus
-    ///   requires `scrape_timeout` ≤ `scrape_interval`.
+    /// - Parameter timeout: 2 s by default: well inside the autoscaler's 5 s interval, as
+    ///   Prometheus requires `scrape_timeout` ≤ `scrape_interval` (its defaults are 10 s and
+    ///   1 min); vLLM renders `/metrics` in milliseconds, so 2 s only fails a pod in trouble.
+    ///   Scrapes run off the reconcile workers (``MetricsSampler``): the deadline bounds how
+    ///   stale a pool's sample may get, not how long a reconcile waits.
     public init(http: HTTPClient, timeout: Duration = .seconds(2), maxConcurrent: Int = 16, maxBytes: Int = 4 << 20) {
         self.http = http
         self.timeout = timeout
@@ -34,7 +39,9 @@ public struct DirectScraper: SignalSource {
         let http = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: HTTPClient.Configuration(
-                timeout: .init(connect: TimeAmount(timeout)),
+                // The read timeout (idle between bytes) is a backstop; the overall deadline of
+                // each scrape (OverallDeadline) is what bounds a stalled body.
+                timeout: .init(connect: TimeAmount(timeout), read: TimeAmount(timeout)),
                 connectionPool: .init(idleTimeout: .seconds(60))))
         return DirectScraper(http: http, timeout: timeout, maxConcurrent: maxConcurrent)
     }
@@ -63,14 +70,21 @@ public struct DirectScraper: SignalSource {
 
     func scrape(_ target: ScrapeTarget, modelName: String?) async -> PodReading {
         let url = "http://\(target.address)/metrics"
+        let (http, timeout, maxBytes) = (self.http, self.timeout, self.maxBytes)
         do {
-            var request = HTTPClientRequest(url: url)
-            request.headers.add(name: "Accept", value: "text/plain;version=0.0.4")
-            let response = try await http.execute(request, timeout: TimeAmount(timeout))
-            guard response.status == .ok else {
-                return .failed("\(target.namespace)/\(target.pod): GET \(url) answered \(response.status.code)")
+            // One deadline over the whole exchange: `execute(_:timeout:)` alone stops covering
+            // the request once the response head arrived (AsyncHTTPClient cancels its deadline
+            // task then), so a body that stalls would hang the scrape for ever.
+            let answer = try await OverallDeadline.run(within: timeout) { () -> (status: UInt, body: ByteBuffer?) in
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "Accept", value: "text/plain;version=0.0.4")
+                let response = try await http.execute(request, timeout: TimeAmount(OverallDeadline.headDeadline(within: timeout)))
+                guard response.status == .ok else { return (response.status.code, nil) }
+                return (response.status.code, try await response.body.collect(upTo: maxBytes))
             }
-            let body = try await response.body.collect(upTo: maxBytes)
+            guard let body = answer.body else {
+                return .failed("\(target.namespace)/\(target.pod): GET \(url) answered \(answer.status)")
+            }
             let text = String(decoding: body.readableBytesView, as: UTF8.self)
             let samples = try PrometheusText.parse(text)
             let metrics = PodMetrics.extract(from: samples, modelName: modelName)
@@ -80,6 +94,10 @@ public struct DirectScraper: SignalSource {
             return .metrics(metrics)
         } catch let error as PrometheusParseError {
             return .failed("\(target.namespace)/\(target.pod): \(url) is not Prometheus text (\(error))")
+        } catch is OverallDeadline.Exceeded {
+            return .failed("\(target.namespace)/\(target.pod): GET \(url) timed out after \(OverallDeadline.format(timeout)) (no complete answer); check the pod's model server")
+        } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
+            return .failed("\(target.namespace)/\(target.pod): GET \(url) timed out after \(OverallDeadline.format(timeout)) (\(error)); check the pod's model server")
         } catch {
             return .failed("\(target.namespace)/\(target.pod): GET \(url) failed: \(error)")
         }

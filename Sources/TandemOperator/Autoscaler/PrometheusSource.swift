@@ -143,20 +143,28 @@ public struct PrometheusSource: SignalSource {
 
         let status: Int
         let body: ByteBuffer
+        let (http, timeout, maxBytes, queryURL) = (self.http, self.timeout, self.maxBytes, url)
         do {
-            var request = HTTPClientRequest(url: url)
-            request.method = .GET
-            request.headers.add(name: "Accept", value: "application/json")
-            // Uncompressed: a client with response decompression on (HTTPClient.shared's allows a
-            // 25:1 ratio, Configuration+BrowserLike.swift) refuses Prometheus's gzip of these
-            // repetitive series, and the answer is small enough not to need it.
-            request.headers.add(name: "Accept-Encoding", value: "identity")
-            let response = try await http.execute(request, timeout: TimeAmount(timeout))
-            status = Int(response.status.code)
-            body = try await response.body.collect(upTo: maxBytes)
+            // One deadline over the whole exchange, body included (see OverallDeadline): the
+            // deadline of `execute` ends with the response head.
+            let answer = try await OverallDeadline.run(within: timeout) { () -> (Int, ByteBuffer) in
+                var request = HTTPClientRequest(url: queryURL)
+                request.method = .GET
+                request.headers.add(name: "Accept", value: "application/json")
+                // Uncompressed: a client with response decompression on (HTTPClient.shared's allows a
+                // 25:1 ratio, Configuration+BrowserLike.swift) refuses Prometheus's gzip of these
+                // repetitive series, and the answer is small enough not to need it.
+                request.headers.add(name: "Accept-Encoding", value: "identity")
+                let response = try await http.execute(request, timeout: TimeAmount(OverallDeadline.headDeadline(within: timeout)))
+                return (Int(response.status.code), try await response.body.collect(upTo: maxBytes))
+            }
+            (status, body) = answer
         } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
             return Self.allFailed(
                 targets, "Prometheus at \(endpoint) did not answer within \(timeout); check the server's load and health, or raise the source's timeout")
+        } catch is OverallDeadline.Exceeded {
+            return Self.allFailed(
+                targets, "Prometheus at \(endpoint) did not answer within \(timeout) (timed out after \(OverallDeadline.format(timeout))); check the server's load and health, or raise the source's timeout")
         } catch is NIOTooManyBytesError {
             return Self.allFailed(
                 targets, "Prometheus at \(endpoint) answered with more than \(maxBytes) bytes; check that the scrape configuration keeps one target per pod (docs/prometheus-source.md)")

@@ -3,6 +3,7 @@ import KubeCore
 import KubeRuntime
 import Prometheus
 import Rendering
+import Synchronization
 import TandemAPI
 
 /// The autoscaler's part of a pool's status: per-tier desired replicas, signals and last
@@ -101,6 +102,13 @@ public enum ScalingStatus {
 }
 
 extension PoolReconciler {
+    /// Forgets a deleted pool (the controller's ``Controller/onDeleted(_:)`` hook): the
+    /// autoscaler's memory and background reads, and every metric series labelled with it.
+    public func forget(_ key: ObjectKey) {
+        autoscaler?.forget(key)
+        scalingMetrics?.forget(key)
+    }
+
     /// Events for what the autoscaler did: one per scale, and a Warning when a tier becomes
     /// limited or loses its metrics.
     func recordScaling(pool: InferencePool, decisions: [TierName: TierScaling], old: InferencePoolStatus?, new: InferencePoolStatus) async {
@@ -125,12 +133,66 @@ extension PoolReconciler {
 }
 
 /// The autoscaler's Prometheus metrics, next to the controller runtime's on `/metrics`.
+///
+/// Every series carries the pool's `namespace` and `pool` labels; the series made for a pool are
+/// noted, so that ``forget(_:)`` removes them all when the pool is deleted (a pool created again
+/// under the same name starts without the old one's series, and deleted pools do not pile up).
 public struct ScalingMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
+    let made: Made
+
+    /// The series made per pool, by family and labels.
+    final class Made: Sendable {
+        struct PoolSeries {
+            var gauges: [String: Gauge] = [:]
+            var counters: [String: Counter] = [:]
+        }
+
+        let series = Mutex<[ObjectKey: PoolSeries]>([:])
+    }
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
+        made = Made()
     }
+
+    /// Metrics on a registry of their own (tests).
+    public init() {
+        self.init(registry: PrometheusCollectorRegistry())
+    }
+
+    /// The registry's series in Prometheus text, as `/metrics` serves them.
+    public var text: String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    static func id(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> String {
+        ([descriptor.name] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "\u{0}")
+    }
+
+    func gauge(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], pool: ObjectKey) -> Gauge {
+        let gauge = registry.makeGauge(descriptor: descriptor, labels: labels)
+        made.series.withLock { $0[pool, default: Made.PoolSeries()].gauges[Self.id(descriptor, labels)] = gauge }
+        return gauge
+    }
+
+    func counter(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], pool: ObjectKey) -> Counter {
+        let counter = registry.makeCounter(descriptor: descriptor, labels: labels)
+        made.series.withLock { $0[pool, default: Made.PoolSeries()].counters[Self.id(descriptor, labels)] = counter }
+        return counter
+    }
+
+    /// Removes every series of the pool `key` from the registry. Idempotent.
+    public func forget(_ key: ObjectKey) {
+        guard let series = made.series.withLock({ $0.removeValue(forKey: key) }) else { return }
+        for gauge in series.gauges.values { registry.unregisterGauge(gauge) }
+        for counter in series.counters.values { registry.unregisterCounter(counter) }
+    }
+
+    /// The pools that have series now, for tests.
+    public var poolsWithSeries: Set<ObjectKey> { made.series.withLock { Set($0.keys) } }
 
     enum Family {
         static var desiredReplicas: MetricNameDescriptor { MetricNameDescriptor(metricName: "tandem_tier_desired", unitName: "replicas", helpText: "Replicas the autoscaler wants for a tier") }
@@ -141,18 +203,19 @@ public struct ScalingMetrics: Sendable {
     func record(pool: InferencePool, decisions: [TierName: TierScaling], status: InferencePoolStatus) {
         let namespace = pool.metadata.namespace ?? ""
         let name = pool.metadata.name ?? ""
+        let key = ObjectKey(pool)
         for (tier, decision) in decisions {
             let labels = [("namespace", namespace), ("pool", name), ("tier", tier.rawValue)]
-            registry.makeGauge(descriptor: Family.desiredReplicas, labels: labels).set(to: Double(decision.to))
+            gauge(Family.desiredReplicas, labels, pool: key).set(to: Double(decision.to))
             let direction = decision.to > decision.from ? "up" : decision.to < decision.from ? "down" : "hold"
-            registry.makeCounter(descriptor: Family.decisions, labels: labels + [("direction", direction)]).increment()
+            counter(Family.decisions, labels + [("direction", direction)], pool: key).increment()
             let signals: [(String, Double?)] = [
                 ("waiting_requests", decision.observed.waiting), ("running_requests", decision.observed.running),
                 ("kv_cache_utilization", decision.observed.kvCacheUtilization),
             ]
             for (signal, value) in signals {
                 guard let value else { continue }
-                registry.makeGauge(descriptor: Family.signal, labels: labels + [("signal", signal)]).set(to: value)
+                gauge(Family.signal, labels + [("signal", signal)], pool: key).set(to: value)
             }
         }
     }
