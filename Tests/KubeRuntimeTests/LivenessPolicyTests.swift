@@ -26,3 +26,31 @@ struct LivenessPolicyTests {
         #expect(reasons[1].contains("informer deployments") && reasons[1].contains("600 s limit"))
     }
 }
+
+/// A controller that reports a reconcile running for a fixed time.
+struct StuckController: RuntimeController {
+    var name = "pools"
+    var hasSynced: Bool { true }
+    var oldestReconcileAge: Duration?
+    func runInformers() async {}
+    func runWorkers() async {}
+    func shutDown() async {}
+}
+
+@Suite("/healthz follows the runtime's liveness")
+struct HealthzWiringTests {
+    @Test func aHungReconcileFailsHealthzAndAQuickOneDoesNot() {
+        let health = HealthServer(metrics: RuntimeMetrics())
+        _ = OperatorRuntime(controllers: [StuckController(oldestReconcileAge: .seconds(400))], elector: nil, health: health,
+                            liveness: LivenessPolicy(maxReconcileAge: .seconds(300)))
+        #expect(health.livenessFailures().count == 1)
+        #expect(health.livenessFailures().first?.contains("controller pools") == true)
+
+        let fine = HealthServer(metrics: RuntimeMetrics())
+        _ = OperatorRuntime(controllers: [StuckController(oldestReconcileAge: .seconds(1))], elector: nil, health: fine)
+        #expect(fine.livenessFailures().isEmpty)
+        let idle = HealthServer(metrics: RuntimeMetrics())
+        _ = OperatorRuntime(controllers: [StuckController(oldestReconcileAge: nil)], elector: nil, health: idle)
+        #expect(idle.livenessFailures().isEmpty)
+    }
+}

@@ -77,6 +77,14 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
     private let sources = Mutex<[any InformerSource]>([])
     private let deletionHandlers = Mutex<[@Sendable (ObjectKey) async -> Void]>([])
     private let activeWorkers = Atomic<Int>(0)
+    private let inFlight = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    /// How long the oldest reconcile still running has been running (`nil`: none runs), for
+    /// liveness (``LivenessPolicy``).
+    public var oldestReconcileAge: Duration? {
+        let now = ContinuousClock.now
+        return inFlight.withLock { $0.values.min() }.map { now - $0 }
+    }
 
     /// - Parameters:
     ///   - name: the controller's name in logs and metrics.
@@ -259,6 +267,8 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
             let active = activeWorkers.add(1, ordering: .relaxed).newValue
             metrics?.activeWorkers(controller: name, active)
             let started = ContinuousClock.now
+            inFlight.withLock { $0[id] = started }
+            defer { inFlight.withLock { _ = $0.removeValue(forKey: id) } }
             let result: String
             let context = ReconcileContext(key: key, reconcileID: id, logger: logger)
             // The reconcile runs in a task of its own so that a shutdown request (which stops the

@@ -8,6 +8,8 @@ import Synchronization
 public protocol RuntimeController: Sendable {
     var name: String { get }
     var hasSynced: Bool { get }
+    /// How long the oldest running reconcile has been running (`nil`: none runs).
+    var oldestReconcileAge: Duration? { get }
     func runInformers() async
     func runWorkers() async
     func shutDown() async
@@ -30,6 +32,7 @@ public struct ControllerRegistration<Primary: KubernetesResource>: RuntimeContro
 
     public var name: String { controller.name }
     public var hasSynced: Bool { controller.hasSynced }
+    public var oldestReconcileAge: Duration? { controller.oldestReconcileAge }
     public func runInformers() async { await controller.runInformers() }
     public func runWorkers() async { await controller.runWorkers(reconcile: reconcile) }
     public func shutDown() async { await controller.shutDown() }
@@ -54,12 +57,20 @@ public final class OperatorRuntime: ServiceLifecycle.Service {
     private let shuttingDown = Atomic<Bool>(false)
 
     public init(controllers: [any RuntimeController], elector: LeaderElector?, gracePeriod: Duration = .seconds(30),
-                health: HealthServer? = nil, logger: Logger = Logger(label: "kube.runtime")) {
+                health: HealthServer? = nil, liveness: LivenessPolicy = LivenessPolicy(),
+                logger: Logger = Logger(label: "kube.runtime")) {
         self.controllers = controllers
         self.elector = elector
         self.gracePeriod = gracePeriod
         self.logger = logger
         health?.addReadinessCheck("informers") { [controllers] in controllers.allSatisfy(\.hasSynced) }
+        // Liveness: a leader whose reconcile has hung fails /healthz so the kubelet restarts it
+        // and the standby takes over; a follower is alive as long as it answers.
+        health?.setLivenessCheck { [controllers, elector, liveness] in
+            var ages: [String: Duration] = [:]
+            for controller in controllers { if let age = controller.oldestReconcileAge { ages[controller.name] = age } }
+            return liveness.failures(leading: elector?.isLeader ?? true, LivenessPolicy.Observation(oldestReconcile: ages))
+        }
     }
 
     /// Whether every controller's caches have synced.

@@ -16,6 +16,7 @@ import Synchronization
 /// a token.
 public final class HealthServer: Sendable {
     public let metrics: RuntimeMetrics
+    private let liveness = Mutex<@Sendable () -> [String]>({ [] })
     private let checks = Mutex<[(name: String, check: @Sendable () -> Bool)]>([])
 
     public init(metrics: RuntimeMetrics) {
@@ -25,6 +26,23 @@ public final class HealthServer: Sendable {
     /// Adds a readiness check; `/readyz` answers 200 only when all pass.
     public func addReadinessCheck(_ name: String, _ check: @escaping @Sendable () -> Bool) {
         checks.withLock { $0.append((name, check)) }
+    }
+
+    /// Sets what `/healthz` asks: the reasons the process makes no progress (empty: alive).
+    public func setLivenessCheck(_ check: @escaping @Sendable () -> [String]) {
+        liveness.withLock { $0 = check }
+    }
+
+    /// The reasons `/healthz` fails now (empty when alive).
+    public func livenessFailures() -> [String] {
+        liveness.withLock { $0 }()
+    }
+
+    func livenessResponse() -> Response {
+        let failing = livenessFailures()
+        if failing.isEmpty { return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        let text = failing.map { "[-] \($0)" }.joined(separator: "\n") + "\n"
+        return Response(status: .internalServerError, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The names of failing readiness checks (empty when ready).
@@ -45,7 +63,7 @@ public final class HealthServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
-        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/healthz") { _, _ in self.livenessResponse() }
         router.get("/readyz") { _, _ in
             let failing = self.failingChecks()
             if failing.isEmpty { return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
@@ -130,7 +148,7 @@ public final class HealthServer: Sendable {
     }
 
     private func addProbes(to router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/healthz") { _, _ in self.livenessResponse() }
         router.get("/readyz") { _, _ in
             let failing = self.failingChecks()
             if failing.isEmpty { return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
