@@ -5,13 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CLUSTER ?= dev
 
-.PHONY: help deps build test unit integration e2e bench run down clean
+.PHONY: help deps build test unit integration e2e bench chaos run down clean
 
 help:
 	@echo "make run    - install deps, start the local control plane ($(CLUSTER)), print how to use it"
 	@echo "make test   - deps, build, unit and integration tests against a real API server"
 	@echo "make down   - stop the local control plane started by make run"
 	@echo "make bench  - the autoscaling benchmark: tandem simulate on a trace and two patterns (release build)"
+	@echo "make chaos  - the hardening tier apart from make test: 100k overflow fuzz cases, the fault suites"
 
 deps:
 	@bash hack/install-deps.sh
@@ -33,6 +34,12 @@ e2e:
 # The autoscaling benchmark (docs/benchmarks.md): simulated, no cluster needed.
 bench:
 	@bash hack/bench.sh
+
+# The hardening tier (docs/testing.md): the overflow fuzz at 100k cases, then the fault suites.
+chaos: deps
+	swift build --build-tests
+	@bash hack/fuzz.sh 20000 1 2 3 4 5
+	@bash hack/test.sh chaos
 
 run: deps build
 	@bash hack/local-cluster.sh up $(CLUSTER)

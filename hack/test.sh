@@ -73,6 +73,8 @@ shared_cluster() {
 }
 run_integration() { shared_cluster && swift_test --filter IntegrationTests --skip "$e2e"; }
 run_e2e() { shared_cluster && swift_test --filter "$e2e"; }
+# `make chaos`: the fault suites (each on clusters of its own), apart from the default phases.
+run_chaos() { shared_cluster && swift_test --filter 'IntegrationTests\.(FaultProxyTests|ChaosSmokeTests|PoisonPillTests|AutoscalerFaultTests|StalledScrapeTests|LeaderElectionTests)\b'; }
 
 for p in "${phases[@]}"; do
   phase "$p" "run_$p"

@@ -86,7 +86,9 @@ public final class OperatorFleet: Sendable {
         handle.seekToEndOfFile()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["operator", "--kubeconfig", kubeconfig.path] + arguments
+        // The election identity is also the User-Agent's (`tandem/<identity>`), which the proxy
+        // reads first: the fleet's names stand in the record and the Lease alike.
+        process.arguments = ["operator", "--kubeconfig", kubeconfig.path, "--leader-elect-identity", identity] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["TANDEM_IDENTITY"] = identity  // informational; the token and User-Agent identify it to the proxy
         process.environment = environment

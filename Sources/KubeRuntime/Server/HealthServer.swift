@@ -63,13 +63,7 @@ public final class HealthServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
-        router.get("/healthz") { _, _ in self.livenessResponse() }
-        router.get("/readyz") { _, _ in
-            let failing = self.failingChecks()
-            if failing.isEmpty { return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
-            let text = failing.map { "[-] \($0) not ready" }.joined(separator: "\n") + "\n"
-            return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
-        }
+        addProbes(to: router)
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "tandem"),
             onServerRunning: { channel in await onStarted(channel.localAddress?.port ?? port) },
