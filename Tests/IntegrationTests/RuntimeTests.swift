@@ -43,6 +43,10 @@ func sample(_ text: String, _ name: String, _ labels: String = "") -> Double? {
     return nil
 }
 
+/// Leader election for tests about the runtime, not the election: a busy machine's slow API
+/// server must not end a term midway (LeaderElectionTests test the real timings).
+let roomyElection = LeaderElectionTiming(leaseDuration: .seconds(60), renewDeadline: .seconds(40), retryPeriod: .seconds(2))
+
 @Suite("Controller runtime against a real API server")
 struct RuntimeTests {
     @Test func demoControllerWithMetricsProbesEventsAndGracefulShutdown() async throws {
@@ -57,7 +61,10 @@ struct RuntimeTests {
             let controller = Controller(
                 name: "demo", configMaps, listOptions: ListOptions(labelSelector: "demo=source"), metrics: metrics)
             controller.owns(configMaps, listOptions: ListOptions(labelSelector: "demo=copy"))
-            let elector = LeaderElector(client: client, namespace: namespace, leaseName: "demo-controller", identity: "test-1", metrics: metrics)
+            // Roomy timings: this test is about the runtime, and a busy machine's slow API server
+            // must not end its term midway (LeaderElectionTests cover the timings themselves).
+            let elector = LeaderElector(client: client, namespace: namespace, leaseName: "demo-controller", identity: "test-1",
+                                        timing: roomyElection, metrics: metrics)
             let health = HealthServer(metrics: metrics)
             let runtime = OperatorRuntime(
                 controllers: [ControllerRegistration(controller, reconcile: demoReconcile(client: client, recorder: recorder))],
@@ -76,75 +83,87 @@ struct RuntimeTests {
                 let body = try await response.body.collect(upTo: 8 << 20)
                 return (Int(response.status.code), String(buffer: body))
             }
-            #expect(try await get("/healthz").0 == 200)
-            let notReady = try await get("/readyz")
-            #expect(notReady.0 == 503)
-            #expect(notReady.1.contains("informers"))
-
             let runtimeGroup = ServiceGroup(configuration: .init(
                 services: [.init(service: runtime)], gracefulShutdownSignals: [], logger: Logger(label: "test")))
-            let running = Task { try await runtimeGroup.run() }
-            _ = try await eventually(timeout: .seconds(20), "/readyz to answer 200") { try await get("/readyz").0 == 200 ? true : nil }
-            _ = try await eventually(timeout: .seconds(20), "leadership") { elector.isLeader ? true : nil }
+            let running = Mutex<Task<Void, any Error>?>(nil)
+            // Whatever fails below, the clients are shut down (an HTTPClient dropped unshut
+            // stops the whole test process) before the failure is reported.
+            do {
+                #expect(try await get("/healthz").0 == 200)
+                let notReady = try await get("/readyz")
+                #expect(notReady.0 == 503)
+                #expect(notReady.1.contains("informers"))
+                running.withLock { $0 = Task { try await runtimeGroup.run() } }
 
-            // Primary → owned copy.
-            _ = try await admin.resources(ConfigMap.self, namespace: namespace).create(
-                ConfigMap(metadata: ObjectMeta(name: "app", labels: ["demo": "source"]), data: ["k": "1"]))
-            let copy = try await eventually("the copy") { try await configMaps.getIfExists("app-copy") }
-            #expect(copy.data == ["k": "1"])
-            #expect(copy.metadata.ownerReferences?.first?.controller == true)
-            // The metric moves when the reconcile returns, a moment after its write is visible.
-            let reconcilesBefore = try await eventually("a counted reconcile") { () -> Double? in
-                let value = sample(try await get("/metrics").1, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
-                return value >= 1 ? value : nil
+                _ = try await eventually(timeout: .seconds(20), "/readyz to answer 200") { try await get("/readyz").0 == 200 ? true : nil }
+                _ = try await eventually(timeout: .seconds(20), "leadership") { elector.isLeader ? true : nil }
+
+                // Primary → owned copy.
+                _ = try await admin.resources(ConfigMap.self, namespace: namespace).create(
+                    ConfigMap(metadata: ObjectMeta(name: "app", labels: ["demo": "source"]), data: ["k": "1"]))
+                let copy = try await eventually("the copy") { try await configMaps.getIfExists("app-copy") }
+                #expect(copy.data == ["k": "1"])
+                #expect(copy.metadata.ownerReferences?.first?.controller == true)
+                // The metric moves when the reconcile returns, a moment after its write is visible.
+                let reconcilesBefore = try await eventually("a counted reconcile") { () -> Double? in
+                    let value = sample(try await get("/metrics").1, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
+                    return value >= 1 ? value : nil
+                }
+
+                // A change to the primary flows to the copy; a deleted copy is recreated (owned watch).
+                _ = try await configMaps.patch("app", .merge(["data": ["k": "2"]]))
+                _ = try await eventually("the copy to follow") { try await configMaps.get("app-copy").data?["k"] == "2" ? true : nil }
+                try await configMaps.delete("app-copy")
+                _ = try await eventually("the copy to come back") { try await configMaps.getIfExists("app-copy") }
+
+                // Metrics by controller-runtime's names, moving.
+                let after = try await eventually("more counted reconciles") { () -> String? in
+                    let text = try await get("/metrics").1
+                    let value = sample(text, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
+                    return value > reconcilesBefore ? text : nil
+                }
+                for name in ["controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
+                             "controller_runtime_reconcile_time_seconds_bucket", "controller_runtime_active_workers",
+                             "workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds_bucket",
+                             "workqueue_work_duration_seconds_bucket", "workqueue_retries_total",
+                             "leader_election_master_status", "rest_client_requests_total",
+                             "rest_client_request_duration_seconds_bucket"] {
+                    #expect(after.contains(name), "/metrics lacks \(name)")
+                }
+                #expect((sample(after, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0) > reconcilesBefore)
+                #expect((sample(after, "workqueue_adds_total", #"name="demo""#) ?? 0) >= 3)
+                #expect(sample(after, "leader_election_master_status", #"name="demo-controller""#) == 1)
+                #expect((sample(after, "rest_client_requests_total", #"verb="PATCH",code="200""#) ?? 0) >= 2)
+
+                // Repeated reconciles fold into one Event with a series, not new objects.
+                let events = try await eventually("the Copied event series") { () -> [Event]? in
+                    let list = try await admin.resources(Event.self, namespace: namespace).list().items.filter { $0.reason == "Copied" }
+                    return list.count == 1 && (list[0].series?.count ?? 0) >= 2 ? list : nil
+                }
+                #expect(events[0].regarding?.name == "app")
+                #expect(events[0].reportingController == "tandem.test/demo")
+
+                // Deleting the owner: the real kube-controller-manager garbage-collects the copy.
+                try await configMaps.delete("app", options: DeleteOptions(propagationPolicy: .background))
+                _ = try await eventually(timeout: .seconds(60), "garbage collection of the copy") {
+                    try await configMaps.getIfExists("app-copy") == nil ? true : nil
+                }
+
+                // Graceful shutdown: stop taking work, release the lease, return normally.
+                await runtimeGroup.triggerGracefulShutdown()
+                try await running.withLock { $0 }?.value
+                #expect(!elector.isLeader)
+                let lease = try await admin.resources(Lease.self, namespace: namespace).get("demo-controller")
+                #expect(lease.spec?.holderIdentity == nil, "the lease was not released on graceful shutdown")
+            } catch {
+                await runtimeGroup.triggerGracefulShutdown()
+                _ = await running.withLock { $0 }?.result
+                await group.triggerGracefulShutdown()
+                _ = await serving.result
+                try? await http.shutdown()
+                try? await client.shutdown()
+                throw error
             }
-
-            // A change to the primary flows to the copy; a deleted copy is recreated (owned watch).
-            _ = try await configMaps.patch("app", .merge(["data": ["k": "2"]]))
-            _ = try await eventually("the copy to follow") { try await configMaps.get("app-copy").data?["k"] == "2" ? true : nil }
-            try await configMaps.delete("app-copy")
-            _ = try await eventually("the copy to come back") { try await configMaps.getIfExists("app-copy") }
-
-            // Metrics by controller-runtime's names, moving.
-            let after = try await eventually("more counted reconciles") { () -> String? in
-                let text = try await get("/metrics").1
-                let value = sample(text, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0
-                return value > reconcilesBefore ? text : nil
-            }
-            for name in ["controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
-                         "controller_runtime_reconcile_time_seconds_bucket", "controller_runtime_active_workers",
-                         "workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds_bucket",
-                         "workqueue_work_duration_seconds_bucket", "workqueue_retries_total",
-                         "leader_election_master_status", "rest_client_requests_total",
-                         "rest_client_request_duration_seconds_bucket"] {
-                #expect(after.contains(name), "/metrics lacks \(name)")
-            }
-            #expect((sample(after, "controller_runtime_reconcile_total", #"controller="demo",result="success""#) ?? 0) > reconcilesBefore)
-            #expect((sample(after, "workqueue_adds_total", #"name="demo""#) ?? 0) >= 3)
-            #expect(sample(after, "leader_election_master_status", #"name="demo-controller""#) == 1)
-            #expect((sample(after, "rest_client_requests_total", #"verb="PATCH",code="200""#) ?? 0) >= 2)
-
-            // Repeated reconciles fold into one Event with a series, not new objects.
-            let events = try await eventually("the Copied event series") { () -> [Event]? in
-                let list = try await admin.resources(Event.self, namespace: namespace).list().items.filter { $0.reason == "Copied" }
-                return list.count == 1 && (list[0].series?.count ?? 0) >= 2 ? list : nil
-            }
-            #expect(events[0].regarding?.name == "app")
-            #expect(events[0].reportingController == "tandem.test/demo")
-
-            // Deleting the owner: the real kube-controller-manager garbage-collects the copy.
-            try await configMaps.delete("app", options: DeleteOptions(propagationPolicy: .background))
-            _ = try await eventually(timeout: .seconds(60), "garbage collection of the copy") {
-                try await configMaps.getIfExists("app-copy") == nil ? true : nil
-            }
-
-            // Graceful shutdown: stop taking work, release the lease, return normally.
-            await runtimeGroup.triggerGracefulShutdown()
-            try await running.value
-            #expect(!elector.isLeader)
-            let lease = try await admin.resources(Lease.self, namespace: namespace).get("demo-controller")
-            #expect(lease.spec?.holderIdentity == nil, "the lease was not released on graceful shutdown")
-
             await group.triggerGracefulShutdown()
             try await serving.value
             try await http.shutdown()
@@ -171,7 +190,7 @@ struct GracefulShutdownTests {
                     finished.store(true, ordering: .relaxed)
                     return .awaitChange
                 }],
-                elector: LeaderElector(client: client, namespace: namespace, leaseName: "slow", identity: "only"),
+                elector: LeaderElector(client: client, namespace: namespace, leaseName: "slow", identity: "only", timing: roomyElection),
                 gracePeriod: grace)
             let group = ServiceGroup(configuration: .init(services: [.init(service: runtime)], gracefulShutdownSignals: [], logger: Logger(label: "test")))
             let running = Task { try await group.run() }
