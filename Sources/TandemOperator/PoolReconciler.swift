@@ -20,9 +20,10 @@ import TandemAPI
 ///
 /// RBAC (measured from the API server's audit log, docs/install.md): `list`/`watch`
 /// InferencePools and `patch` their status; `get`/`list`/`watch`/`create`/`patch` Deployments
-/// and `list`/`watch`/`create`/`patch` Services in the pools' namespaces (a server-side apply that
-/// makes an object needs `create` too); `list`/`watch` Pods and Nodes; `create`/`patch` Events.
-/// With a `scheduler` block also the router's objects: `list`/`watch`/`create`/`patch`/`delete`
+/// and Services in the pools' namespaces (a server-side apply that makes an object needs
+/// `create` too; a child missing from the cache is looked up with `get` first, so a foreign
+/// object is never written over); `list`/`watch` Pods and Nodes; `create`/`patch` Events.
+/// With a `scheduler` block also the router's objects: `get`/`list`/`watch`/`create`/`patch`/`delete`
 /// ConfigMaps, ServiceAccounts, Roles and RoleBindings, `delete` Deployments and Services,
 /// `get`/`create`/`patch`/`delete` GIE InferencePools; and, to grant them to the endpoint
 /// picker's Role, everything that Role allows (``RouterRenderer/endpointPickerRules``).
