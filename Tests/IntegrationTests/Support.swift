@@ -5,8 +5,12 @@ import KubeTestSupport
 import Testing
 
 /// Polls `condition` every 100 ms until it returns a value or `timeout` passes.
+///
+/// The default deadline is generous on purpose: it only bounds how long a failure takes to
+/// show, and on a shared CI machine (another process on a core, several control planes starting
+/// at once) one reconcile has been seen to take 30 s.
 func eventually<T>(
-    timeout: Duration = .seconds(30), _ what: String, _ condition: () async throws -> T?
+    timeout: Duration = .seconds(90), _ what: String, _ condition: () async throws -> T?
 ) async throws -> T {
     let deadline = ContinuousClock.now + timeout
     var lastError: (any Error)?
