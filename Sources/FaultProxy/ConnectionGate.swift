@@ -18,7 +18,7 @@ final class ConnectionGate: ChannelDuplexHandler, RemovableChannelHandler {
     private let connection: ConnectionState
     private var held = false
     private var latency: Duration = .zero
-    private var inbound: [(bytes: ByteBuffer, due: NIODeadline)] = []
+    private var inbound: [(bytes: ByteBuffer, due: NIODeadline, arrived: ContinuousClock.Instant)] = []
     private var inboundHead = 0
     private var outbound: [(bytes: ByteBuffer, promise: EventLoopPromise<Void>?, due: NIODeadline)] = []
     private var outboundHead = 0
@@ -43,7 +43,7 @@ final class ConnectionGate: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(data)
             return
         }
-        inbound.append((unwrapInboundIn(data), NIODeadline.now() + TimeAmount(latency)))
+        inbound.append((unwrapInboundIn(data), NIODeadline.now() + TimeAmount(latency), .now))
         drain(context: context)
     }
 
@@ -120,14 +120,16 @@ final class ConnectionGate: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let now = NIODeadline.now()
-        var delivered = false
+        // One read (and read-complete) per held chunk, with its arrival noted on the connection,
+        // so a request completed by a released chunk is recorded as arrived when that chunk did.
         while inboundHead < inbound.count, inbound[inboundHead].due <= now {
-            let bytes = inbound[inboundHead].bytes
+            let item = inbound[inboundHead]
             inboundHead += 1
-            context.fireChannelRead(wrapInboundOut(bytes))
-            delivered = true
+            connection.setReleasedChunkArrival(item.arrived)
+            context.fireChannelRead(wrapInboundOut(item.bytes))
+            context.fireChannelReadComplete()
+            connection.setReleasedChunkArrival(nil)
         }
-        if delivered { context.fireChannelReadComplete() }
         var wrote = false
         while outboundHead < outbound.count, outbound[outboundHead].due <= now {
             let item = outbound[outboundHead]

@@ -26,6 +26,12 @@ final class ConnectionState: Sendable {
 
     func setNegotiated(_ value: NegotiatedProtocol) { state.withLock { $0.negotiated = value } }
 
+    /// While the gate releases bytes it held, when the chunk being delivered reached the proxy:
+    /// a request completed by that chunk was sent by the client no later than this.
+    private let releasing = Mutex<ContinuousClock.Instant?>(nil)
+    var releasedChunkArrival: ContinuousClock.Instant? { releasing.withLock { $0 } }
+    func setReleasedChunkArrival(_ instant: ContinuousClock.Instant?) { releasing.withLock { $0 = instant } }
+
     /// The first request, with `isWatch` true once any request on the connection was a watch.
     var view: RequestInfo? {
         state.withLock { s in
@@ -197,8 +203,9 @@ final class ProxyCore: Sendable {
         let info = RequestInfo(sequence: sequence, connection: connection.id,
                                identity: identity(of: head),
                                method: head.method.rawValue, path: path, query: query)
+        let now = ContinuousClock.now
         log.append(ProxyRecord(request: info, userAgent: userAgent, negotiated: negotiated, receivedAt: Date(),
-                               received: .now, forwarded: nil, status: nil, faults: [], finished: nil, failure: nil))
+                               received: now, arrived: connection.releasedChunkArrival ?? now, forwarded: nil, status: nil, faults: [], finished: nil, failure: nil))
         if connection.note(info) {
             connection.channel.pipeline.fireUserInboundEventTriggered(GateEvent.reevaluate)
         }

@@ -18,6 +18,10 @@ public struct ProxyRecord: Sendable, CustomStringConvertible {
     /// comparing with other instants of this process).
     public var receivedAt: Date
     public var received: ContinuousClock.Instant
+    /// When the client's bytes that completed the request reached the proxy: `received`, or, for
+    /// bytes a connection-layer fault held, when they arrived before the hold (an upper bound on
+    /// when the client sent it). The chaos invariants about *sending* read this.
+    public var arrived: ContinuousClock.Instant
     /// When the request was sent upstream (after any latency or blackhole); nil if never.
     public var forwarded: ContinuousClock.Instant?
     /// The status the client got: the API server's, or the proxy's own for a refused request;

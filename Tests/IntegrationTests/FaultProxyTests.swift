@@ -176,6 +176,11 @@ struct FaultProxyTests {
             #expect(completed >= released)
             if layer == .request {
                 #expect(setup.records(of: "op-leader").contains { $0.path.hasSuffix("/held-2") && $0.faults.contains("blackhole") })
+            } else {
+                // Recorded when its bytes were released, dated when they arrived (before the release).
+                let get = try #require(setup.records(of: "op-leader").first { $0.path.hasSuffix("/held-2") })
+                #expect(get.received >= released)
+                #expect(get.arrived < released)
             }
             #expect(setup.records(of: "op-follower").allSatisfy { $0.faults.isEmpty && $0.status == 200 })
             print("fault proxy: blackhole at \(layer) layer over \(setup.proxy.records.first?.negotiated.rawValue ?? "?")")

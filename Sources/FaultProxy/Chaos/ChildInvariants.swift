@@ -22,6 +22,15 @@ public struct InvariantReport: Sendable, CustomStringConvertible {
     public var children = 0
     /// Each broken invariant, naming the object and what is wrong.
     public var violations: [String] = []
+    /// Children owned by no pool, or by a pool that is gone.
+    public var orphans = 0
+    /// Children with more than one owning pool.
+    public var multiplyOwned = 0
+    /// Children a fresh render has and the cluster lacks (lost), and the reverse (extra, e.g. duplicated).
+    public var missing = 0
+    public var extra = 0
+    /// Pools whose `status.observedGeneration` is not `metadata.generation`.
+    public var staleGenerations = 0
     public var holds: Bool { violations.isEmpty }
     public var description: String {
         holds ? "invariants hold (\(pools) pools, \(children) children)"
@@ -60,10 +69,12 @@ public enum ChildInvariants {
                 guard managed || !refs.isEmpty else { continue }
                 report.children += 1
                 if refs.isEmpty {
+                    report.orphans += 1
                     report.violations.append("orphan: \(key) in \(namespace) is managed by tandem but owned by no pool")
                     continue
                 }
                 if refs.count > 1 {
+                    report.multiplyOwned += 1
                     report.violations.append("\(key) in \(namespace) is owned by \(refs.count) pools: \(refs.map(\.name).joined(separator: ", "))")
                 }
                 for ref in refs {
@@ -71,6 +82,7 @@ public enum ChildInvariants {
                         report.violations.append("\(key) in \(namespace): the owner reference to pool \(ref.name) is not the controller")
                     }
                     if poolsByUID[ref.uid] == nil {
+                        report.orphans += 1
                         report.violations.append("orphan: \(key) in \(namespace) is owned by pool \(ref.name) uid \(ref.uid), which no longer exists")
                     } else {
                         owned[ref.uid, default: []].insert(key)
@@ -90,6 +102,7 @@ public enum ChildInvariants {
             let generation = pool.metadata.generation
             let observed = pool.status?.observedGeneration
             if observed != generation {
+                report.staleGenerations += 1
                 report.violations.append(
                     "pool \(namespace)/\(name): status.observedGeneration \(observed.map(String.init) ?? "unset") is not metadata.generation \(generation.map(String.init) ?? "unset")")
             }
@@ -98,6 +111,8 @@ public enum ChildInvariants {
             let actual = owned[uid] ?? []
             let missing = expected.subtracting(actual).sorted()
             let extra = actual.subtracting(expected).sorted()
+            report.missing += missing.count
+            report.extra += extra.count
             if !missing.isEmpty || !extra.isEmpty {
                 report.violations.append(
                     "pool \(namespace)/\(name): children differ from a fresh render; missing \(missing.map(\.description)), extra \(extra.map(\.description))")

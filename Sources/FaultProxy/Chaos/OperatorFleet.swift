@@ -52,11 +52,12 @@ public final class OperatorFleet: Sendable {
     }
 
     /// Starts (or restarts) the process `identity` with `token`, in `namespace` of its kubeconfig.
+    /// `extraArguments` come after the fleet's.
     ///
     /// - Throws: ``FaultProxyError`` when the binary is missing; Foundation's error when the
     ///   process cannot be launched.
     @discardableResult
-    public func start(identity: String, token: String, namespace: String = "default") throws -> Member {
+    public func start(identity: String, token: String, namespace: String = "default", extraArguments: [String] = []) throws -> Member {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw FaultProxyError("\(binary) is missing: build the tandem binary first (swift build)")
         }
@@ -89,6 +90,7 @@ public final class OperatorFleet: Sendable {
         // The election identity is also the User-Agent's (`tandem/<identity>`), which the proxy
         // reads first: the fleet's names stand in the record and the Lease alike.
         process.arguments = ["operator", "--kubeconfig", kubeconfig.path, "--leader-elect-identity", identity] + arguments
+            + extraArguments
         var environment = ProcessInfo.processInfo.environment
         environment["TANDEM_IDENTITY"] = identity  // informational; the token and User-Agent identify it to the proxy
         process.environment = environment
@@ -106,6 +108,12 @@ public final class OperatorFleet: Sendable {
     public func kill(_ identity: String, signal: Int32 = SIGKILL) {
         guard let running = members.withLock({ $0[identity] }), running.process.isRunning else { return }
         _ = Glibc.kill(running.process.processIdentifier, signal)
+    }
+
+    /// `identity`'s process id and exit status (nil while it runs), for the last start.
+    public func status(_ identity: String) -> (pid: Int32, exit: Int32?)? {
+        guard let running = members.withLock({ $0[identity] }) else { return nil }
+        return (running.member.pid, running.process.isRunning ? nil : running.process.terminationStatus)
     }
 
     /// Whether `identity`'s process runs.
