@@ -189,13 +189,10 @@ struct ChaosSmokeTests {
         }
     }
 
-    /// Fails today, a real defect (issue 14, defect 10 not closed for HTTP/2): the informers'
-    /// watchdog cancels a silent watch and resumes it, but AsyncHTTPClient opens the new watch as
-    /// another stream on the same HTTP/2 connection, the half-open one, so it never reaches the
-    /// API server (the proxy receives 0 watch requests after the freeze while the watch
-    /// connection queues every resumed request) and the deleted child never comes back.
-    /// Enable once a resumed watch goes over a new connection.
-    @Test(.disabled("a resumed watch reuses the half-open HTTP/2 connection (issue 14, defect 10): see the comment"))
+    /// Only the leader's existing watch connections frozen: the watchdog notices the silence,
+    /// the client moves new watches to a new connection (a resumed watch must not go out as one
+    /// more HTTP/2 stream on the half-open one), and a child deleted meanwhile comes back.
+    @Test
     func halfOpenWatch() async throws {
         try await ChaosSetup.run("halfopen", extraArguments: ["--watch-idle-timeout", "\(ChaosTiming.watchIdleSeconds)s"]) { setup in
             try await setup.createPools(["alpha", "beta"])

@@ -16,8 +16,12 @@ public final class KubernetesClient: Sendable {
     /// The configuration this client was built from.
     public let configuration: ClientConfiguration
     let http: HTTPClient
-    /// A second pool for watches: its read timeout is the watch idle timeout.
-    let watchHTTP: HTTPClient
+    /// A second pool for watches (its read timeout is the watch idle timeout), with a generation
+    /// that counts its replacements.
+    private let watchPool: NIOLockedValueBox<(client: HTTPClient, generation: Int)>
+    private let makeWatchPool: @Sendable () -> HTTPClient
+    /// The pool watches are opened on now.
+    var watchHTTP: HTTPClient { watchPool.withLockedValue { $0.client } }
     let tokens: TokenSource
     let baseURL: String
     let logger: Logger
@@ -66,15 +70,48 @@ public final class KubernetesClient: Sendable {
         }
         if configuration.insecureSkipTLSVerify { tls.certificateVerification = .none }
 
-        func make(read: Duration) -> HTTPClient {
+        let tlsConfiguration = tls
+        @Sendable func make(read: Duration) -> HTTPClient {
             var config = HTTPClient.Configuration(
-                tlsConfiguration: tls, redirectConfiguration: .disallow,
+                tlsConfiguration: tlsConfiguration, redirectConfiguration: .disallow,
                 timeout: .init(connect: .seconds(10), read: TimeAmount(read)))
             config.httpVersion = .automatic
             return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
         }
         http = make(read: configuration.requestTimeout)
-        watchHTTP = make(read: configuration.watchIdleTimeout)
+        let watchRead = configuration.watchIdleTimeout
+        makeWatchPool = { make(read: watchRead) }
+        watchPool = NIOLockedValueBox((make(read: watchRead), 0))
+    }
+
+    /// Which watch pool new watches open on; pass it to ``replaceWatchConnections(ifGeneration:)``.
+    public var watchConnectionGeneration: Int { watchPool.withLockedValue { $0.generation } }
+
+    /// Replaces the watch pool with a new one, so the next watches dial new connections. For a
+    /// watch gone silent: AsyncHTTPClient opens a resumed watch as another HTTP/2 stream on the
+    /// same connection, and a half-open connection would keep every watch stale. The old pool is
+    /// closed once every watch still on it has reached the server's timeout (Tandem asks for
+    /// 290 s; closed after 300 s): healthy watches on it end as usual and reopen on the new
+    /// pool, silent ones are resumed there by their own watchdogs. Only the first caller for a
+    /// generation replaces it (several informers may notice the same dead connection).
+    public func replaceWatchConnections(ifGeneration generation: Int) {
+        guard !isShutDown.withLockedValue({ $0 }) else { return }
+        let fresh = makeWatchPool()
+        let old: HTTPClient? = watchPool.withLockedValue { pool in
+            guard pool.generation == generation else { return nil }
+            let old = pool.client
+            pool = (fresh, generation + 1)
+            return old
+        }
+        if let old {
+            logger.info("replacing the watch connections: a watch went silent")
+            Task {
+                try? await Task.sleep(for: .seconds(300))
+                try? await old.shutdown()
+            }
+        } else {
+            Task { try? await fresh.shutdown() }
+        }
     }
 
     private let isShutDown = NIOLockedValueBox(false)
@@ -94,7 +131,7 @@ public final class KubernetesClient: Sendable {
         // A client dropped without shutdown() still closes its connections, in the background
         // (AsyncHTTPClient traps when a client is freed while open).
         guard !isShutDown.withLockedValue({ $0 }) else { return }
-        let pools = (http, watchHTTP)
+        let pools = (http, watchPool.withLockedValue { $0.client })
         Task {
             try? await pools.0.shutdown()
             try? await pools.1.shutdown()

@@ -261,6 +261,7 @@ public final class Informer<Object: KubernetesObject>: Sendable {
     private func watch(from version: String, origin: ContinuousClock.Instant) async -> WatchOutcome {
         var options = listOptions
         options.resourceVersion = version
+        let generation = resources.client.watchConnectionGeneration
         let stream = resources.watchSkippingUndecodable(options, watch: watchOptions)
         let watchdog = WatchdogClock(WatchWatchdog(idleTimeout: watchIdleTimeout, startedAt: .now - origin))
         return await withTaskGroup(of: Finished.self) { group in
@@ -303,6 +304,9 @@ public final class Informer<Object: KubernetesObject>: Sendable {
                     if case .watch(let outcome) = rest { last = outcome.lastResourceVersion }
                 }
                 if Task.isCancelled { return WatchOutcome(lastResourceVersion: last, end: .stopped) }
+                // The connection under a silent watch may be half-open: the resumed watch must
+                // not go out as one more stream on it.
+                resources.client.replaceWatchConnections(ifGeneration: generation)
                 return WatchOutcome(lastResourceVersion: last, end: .idle)
             }
         }
