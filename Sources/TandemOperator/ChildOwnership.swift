@@ -72,6 +72,6 @@ public struct ChildReport: Sendable, Equatable {
     /// throttling 429, server errors, the network).
     public static func isRefusal(_ error: any Error) -> Bool {
         guard let error = error as? APIError else { return false }
-        return [400, 403, 404, 422].contains(error.code)
+        return [.badRequest, .forbidden, .notFound, .invalid].contains(error.reason)
     }
 }

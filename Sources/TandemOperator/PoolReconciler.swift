@@ -423,19 +423,14 @@ public final class PoolReconciler: Sendable {
     /// Warning Events when a problem appears or changes, so a steady state records nothing.
     func recordTransitions(pool: InferencePool, old: InferencePoolStatus?, new: InferencePoolStatus, plan: PoolPlan?) async {
         // Children that could not be written: a Warning whenever the reason or message changes.
-        let readyBefore = old?.conditions?[type: PoolCondition.ready]
-        if let readyAfter = new.conditions?[type: PoolCondition.ready], readyAfter.status == .false,
-            [ChildReason.nameConflict, ChildReason.conflict, ChildReason.applyFailed].contains(readyAfter.reason),
-            readyBefore?.reason != readyAfter.reason || readyBefore?.message != readyAfter.message
+        if let ready = Self.changed(PoolCondition.ready, old, new), ready.after.status == .false,
+            [ChildReason.nameConflict, ChildReason.conflict, ChildReason.applyFailed].contains(ready.after.reason)
         {
-            await recorder.record(pool, type: .warning, reason: readyAfter.reason, action: "Apply", note: readyAfter.message)
+            await recorder.record(pool, type: .warning, reason: ready.after.reason, action: "Apply", note: ready.after.message)
         }
         // How the accelerator was resolved: a Warning when the nodes disagree, once per message.
-        let resolvedBefore = old?.conditions?[type: PoolCondition.acceleratorResolved]
-        if let resolvedAfter = new.conditions?[type: PoolCondition.acceleratorResolved], resolvedAfter.reason != "Inferred",
-            resolvedBefore?.reason != resolvedAfter.reason || resolvedBefore?.message != resolvedAfter.message
-        {
-            await recorder.record(pool, type: .warning, reason: resolvedAfter.reason, action: "Sizing", note: resolvedAfter.message)
+        if let resolved = Self.changed(PoolCondition.acceleratorResolved, old, new), resolved.after.reason != "Inferred" {
+            await recorder.record(pool, type: .warning, reason: resolved.after.reason, action: "Sizing", note: resolved.after.message)
         }
         // The router: a Warning when it stops (or cannot start) routing for a new reason, a
         // Normal Event when it routes.
@@ -449,10 +444,7 @@ public final class PoolReconciler: Sendable {
                 await recorder.record(pool, type: .warning, reason: routerAfter.reason, action: "Routing", note: routerAfter.message)
             }
         }
-        let before = old?.conditions?[type: PoolCondition.sizingValid]
-        guard let after = new.conditions?[type: PoolCondition.sizingValid],
-            before?.reason != after.reason || before?.message != after.message || before?.status != after.status
-        else { return }
+        guard let (before, after) = Self.changed(PoolCondition.sizingValid, old, new) else { return }
         if after.status == .false {
             let reason = after.reason == "InvalidSpec" ? "InvalidSpec" : after.reason
             await recorder.record(pool, type: .warning, reason: reason, action: "Sizing", note: after.message)
@@ -463,6 +455,20 @@ public final class PoolReconciler: Sendable {
         if after.status == .true, before?.status == .false {
             await recorder.record(pool, type: .normal, reason: "SizingValid", action: "Sizing", note: after.message)
         }
+    }
+}
+
+extension PoolReconciler {
+    /// The condition `type` before and after, when its status, reason or message changed: what
+    /// an Event is recorded for (a steady state records nothing).
+    static func changed(_ type: String, _ old: InferencePoolStatus?, _ new: InferencePoolStatus)
+        -> (before: Condition?, after: Condition)?
+    {
+        let before = old?.conditions?[type: type]
+        guard let after = new.conditions?[type: type],
+            before?.status != after.status || before?.reason != after.reason || before?.message != after.message
+        else { return nil }
+        return (before, after)
     }
 }
 
