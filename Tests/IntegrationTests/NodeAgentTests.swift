@@ -221,8 +221,9 @@ struct NodeAgentTests {
                     return scraped.status == 200 && scraped.text.contains("vllm:num_requests_running{") ? scraped : nil
                 }
                 #expect(firstSample(healed.text, "vllm:request_prompt_tokens_count{") == 1)
-                let elapsed = ContinuousClock.now - started
-                #expect(elapsed < .seconds(10), "the fault round trip took \(elapsed)")
+                // How long the round trip took is a figure, not a pass mark: on a shared machine a
+                // CPU hog stretches it past any fixed window (the deadlines above bound it).
+                print("node agent: the metrics fault round trip took \(ContinuousClock.now - started)")
             }
         }
     }
