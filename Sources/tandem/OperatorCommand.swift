@@ -191,6 +191,8 @@ struct Operator: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            // No scrape may outlive the clients it reads through.
+            autoscaler.stop()
             try? await scraper.shutdown()
             try? await client.shutdown()
             if let lost = Self.leadershipLoss(in: error) {
@@ -201,6 +203,7 @@ struct Operator: AsyncParsableCommand {
             }
             throw error
         }
+        autoscaler.stop()
         try await scraper.shutdown()
         try await client.shutdown()
     }

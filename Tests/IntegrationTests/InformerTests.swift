@@ -102,10 +102,16 @@ struct InformerTests {
                 // Short server-side watch timeouts: the informer resumes from its resourceVersion often.
                 let informer = Informer(configMaps, watchOptions: WatchOptions(timeoutSeconds: 4),
                                         backoff: Backoff(initial: .milliseconds(200), maximum: .seconds(2), factor: 2, jitter: 0.2, resetAfter: .seconds(30)))
+                // Liveness's informer silence, read at one fixed future instant: it only falls
+                // when the API server answers (the list here, the watches after the restart).
+                let probe = ContinuousClock.now + .seconds(3600)
+                let unheard = informer.silence(at: probe)
                 let running = Task { await informer.run() }
                 defer { running.cancel() }
                 try await informer.waitUntilSynced()
                 #expect(informer.store.count >= 2_000)
+                let listed = informer.silence(at: probe)
+                #expect(listed < unheard, "the list did not count as contact")
 
                 // Churn, and kill the API server in the middle of it.
                 let churn = Churn(configMaps)
@@ -122,6 +128,7 @@ struct InformerTests {
                 #expect(writes > 200, "churn made only \(writes) writes")
                 #expect(failures > 0, "the API server restart was not felt by the churn")
                 try await expectConverged(informer, configMaps)
+                #expect(informer.silence(at: probe) < listed, "no watch event after the restart counted as contact")
 
                 // 410: while the informer's namespace is quiet, other writes move etcd on and a
                 // compaction removes the informer's resourceVersion; its next re-watch is Gone.

@@ -28,11 +28,14 @@ final class ScriptedServer: Sendable {
 
     private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let seen = NIOLockedValueBox<[Request]>([])
+    private let accepted = NIOLockedValueBox(0)
     private let task: Task<Void, Never>
     let port: Int
 
     /// Requests received so far, in order.
     var requests: [Request] { seen.withLockedValue { $0 } }
+    /// TCP connections accepted so far.
+    var connections: Int { accepted.withLockedValue { $0 } }
     var url: String { "http://127.0.0.1:\(port)" }
 
     init(handler: @escaping Handler) async throws {
@@ -46,12 +49,14 @@ final class ScriptedServer: Sendable {
             }
         port = channel.channel.localAddress?.port ?? 0
         let seen = self.seen
+        let accepted = self.accepted
         let channel = self.channel
         task = Task {
             try? await channel.executeThenClose { inbound in
                 await withDiscardingTaskGroup { group in
                     do {
                         for try await connection in inbound {
+                            accepted.withLockedValue { $0 += 1 }
                             group.addTask { await Self.serve(connection, handler: handler, seen: seen) }
                         }
                     } catch {}

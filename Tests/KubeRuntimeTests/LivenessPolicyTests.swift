@@ -32,6 +32,7 @@ struct StuckController: RuntimeController {
     var name = "pools"
     var hasSynced: Bool { true }
     var oldestReconcileAge: Duration?
+    var informerSilence: [String: Duration] = [:]
     func runInformers() async {}
     func runWorkers() async {}
     func shutDown() async {}
@@ -52,5 +53,24 @@ struct HealthzWiringTests {
         let idle = HealthServer(metrics: RuntimeMetrics())
         _ = OperatorRuntime(controllers: [StuckController(oldestReconcileAge: nil)], elector: nil, health: idle)
         #expect(idle.livenessFailures().isEmpty)
+    }
+
+    @Test func anInformerThatHasNotHeardFromTheServerFailsHealthzWithTheLongestSilence() {
+        let health = HealthServer(metrics: RuntimeMetrics())
+        // Two controllers watch deployments; the longer silence is the one that counts.
+        let controllers = [
+            StuckController(name: "pools", oldestReconcileAge: nil, informerSilence: ["deployments": .seconds(30), "pools": .seconds(5)]),
+            StuckController(name: "router", oldestReconcileAge: nil, informerSilence: ["deployments": .seconds(1000)]),
+        ]
+        _ = OperatorRuntime(controllers: controllers, elector: nil, health: health,
+                            liveness: LivenessPolicy(maxInformerSilence: .seconds(900)))
+        let failures = health.livenessFailures()
+        #expect(failures.count == 1)
+        #expect(failures.first?.contains("informer deployments") == true && failures.first?.contains("1000 s") == true)
+
+        let fine = HealthServer(metrics: RuntimeMetrics())
+        _ = OperatorRuntime(controllers: [StuckController(oldestReconcileAge: nil, informerSilence: ["pools": .seconds(899)])],
+                            elector: nil, health: fine)
+        #expect(fine.livenessFailures().isEmpty)
     }
 }

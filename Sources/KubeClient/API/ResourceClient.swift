@@ -130,10 +130,16 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     /// Watches like ``watch(_:watch:)``, but an event whose object the Swift type cannot decode
     /// arrives as ``WatchUpdate/undecodable(_:_:)`` (with its resourceVersion) instead of
     /// ending the stream.
-    public func watchSkippingUndecodable(_ options: ListOptions = ListOptions(), watch: WatchOptions = WatchOptions())
+    ///
+    /// - Parameter onOpen: called when the API server has accepted the watch (a 2xx head):
+    ///   proof the server answers even while the kind is quiet and no event or bookmark comes.
+    public func watchSkippingUndecodable(_ options: ListOptions = ListOptions(), watch: WatchOptions = WatchOptions(),
+                                         onOpen: (@Sendable () -> Void)? = nil)
         -> LenientWatchStream<Object>
     {
-        LenientWatchStream(lines: self.watch(options, watch: watch).lines, resource: resource)
+        var lines = self.watch(options, watch: watch).lines
+        lines.onOpen = onOpen
+        return LenientWatchStream(lines: lines, resource: resource)
     }
 
     /// Watches from `options.resourceVersion` (`nil`: from now, after synthetic ADDED events

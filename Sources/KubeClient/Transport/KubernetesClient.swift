@@ -105,9 +105,13 @@ public final class KubernetesClient: Sendable {
         }
         if let old {
             logger.info("replacing the watch connections: a watch went silent")
-            Task {
+            retiring.withLockedValue { $0.append(old) }
+            Task { [retiring] in
                 try? await Task.sleep(for: .seconds(300))
-                try? await old.shutdown()
+                let due = retiring.withLockedValue { pools in
+                    pools.firstIndex { $0 === old }.map { pools.remove(at: $0) }
+                }
+                try? await due?.shutdown()
             }
         } else {
             Task { try? await fresh.shutdown() }
@@ -115,6 +119,8 @@ public final class KubernetesClient: Sendable {
     }
 
     private let isShutDown = NIOLockedValueBox(false)
+    /// Replaced watch pools not yet closed (closed by ``shutdown()`` at the latest).
+    private let retiring = NIOLockedValueBox<[HTTPClient]>([])
 
     /// Closes every connection. The client cannot be used afterwards. Calling it twice is harmless.
     public func shutdown() async throws {
@@ -125,16 +131,18 @@ public final class KubernetesClient: Sendable {
         guard first else { return }
         try await http.shutdown()
         try await watchHTTP.shutdown()
+        for pool in retiring.withLockedValue({ pools in defer { pools = [] }; return pools }) {
+            try? await pool.shutdown()
+        }
     }
 
     deinit {
         // A client dropped without shutdown() still closes its connections, in the background
         // (AsyncHTTPClient traps when a client is freed while open).
         guard !isShutDown.withLockedValue({ $0 }) else { return }
-        let pools = (http, watchPool.withLockedValue { $0.client })
+        let pools = [http, watchPool.withLockedValue { $0.client }] + retiring.withLockedValue { $0 }
         Task {
-            try? await pools.0.shutdown()
-            try? await pools.1.shutdown()
+            for pool in pools { try? await pool.shutdown() }
         }
     }
 

@@ -107,6 +107,8 @@ struct WatchLines: Sendable {
     let query: [(String, String)]
     let resourceName: String
     let maxLineBytes: Int
+    /// Called once the server has answered the request with a 2xx head.
+    var onOpen: (@Sendable () -> Void)? = nil
 
     func makeIterator() -> Iterator { Iterator(stream: self) }
 
@@ -193,6 +195,7 @@ struct WatchLines: Sendable {
                 let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
                 throw client.apiError(code: code, headers: response.headers, body: bytes, method: .GET, path: stream.path)
             }
+            stream.onOpen?()
             return response.body.makeAsyncIterator()
         }
 

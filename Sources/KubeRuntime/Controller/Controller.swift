@@ -86,6 +86,18 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
         return inFlight.withLock { $0.values.min() }.map { now - $0 }
     }
 
+    /// How long since the API server last answered each of this controller's informers (a
+    /// list, an accepted watch, an event or a bookmark), by resource, for liveness
+    /// (``LivenessPolicy``).
+    public var informerSilence: [String: Duration] {
+        let now = ContinuousClock.now
+        var silences: [String: Duration] = [:]
+        for informer in sources.withLock({ $0 }) {
+            silences[informer.resourceLabel] = max(silences[informer.resourceLabel] ?? .zero, informer.silence(at: now))
+        }
+        return silences
+    }
+
     /// - Parameters:
     ///   - name: the controller's name in logs and metrics.
     ///   - resources: the primary kind, bound to a namespace or cluster-wide.
@@ -304,6 +316,8 @@ public final class Controller<Primary: KubernetesResource>: Sendable {
 /// What a controller needs from each of its informers, whatever their kind.
 protocol InformerSource: Sendable {
     var hasSynced: Bool { get }
+    var resourceLabel: String { get }
+    func silence(at now: ContinuousClock.Instant) -> Duration
     func run() async
 }
 

@@ -10,6 +10,8 @@ public protocol RuntimeController: Sendable {
     var hasSynced: Bool { get }
     /// How long the oldest running reconcile has been running (`nil`: none runs).
     var oldestReconcileAge: Duration? { get }
+    /// How long since the API server last answered each informer, by resource.
+    var informerSilence: [String: Duration] { get }
     func runInformers() async
     func runWorkers() async
     func shutDown() async
@@ -33,6 +35,7 @@ public struct ControllerRegistration<Primary: KubernetesResource>: RuntimeContro
     public var name: String { controller.name }
     public var hasSynced: Bool { controller.hasSynced }
     public var oldestReconcileAge: Duration? { controller.oldestReconcileAge }
+    public var informerSilence: [String: Duration] { controller.informerSilence }
     public func runInformers() async { await controller.runInformers() }
     public func runWorkers() async { await controller.runWorkers(reconcile: reconcile) }
     public func shutDown() async { await controller.shutDown() }
@@ -64,12 +67,20 @@ public final class OperatorRuntime: ServiceLifecycle.Service {
         self.gracePeriod = gracePeriod
         self.logger = logger
         health?.addReadinessCheck("informers") { [controllers] in controllers.allSatisfy(\.hasSynced) }
-        // Liveness: a leader whose reconcile has hung fails /healthz so the kubelet restarts it
-        // and the standby takes over; a follower is alive as long as it answers.
+        // Liveness: a leader whose reconcile has hung, or whose caches have not heard from the
+        // API server for too long, fails /healthz so the kubelet restarts it and the standby
+        // takes over; a follower is alive as long as it answers.
         health?.setLivenessCheck { [controllers, elector, liveness] in
             var ages: [String: Duration] = [:]
-            for controller in controllers { if let age = controller.oldestReconcileAge { ages[controller.name] = age } }
-            return liveness.failures(leading: elector?.isLeader ?? true, LivenessPolicy.Observation(oldestReconcile: ages))
+            var silences: [String: Duration] = [:]
+            for controller in controllers {
+                if let age = controller.oldestReconcileAge { ages[controller.name] = age }
+                for (resource, silence) in controller.informerSilence {
+                    silences[resource] = max(silences[resource] ?? .zero, silence)
+                }
+            }
+            return liveness.failures(leading: elector?.isLeader ?? true,
+                                     LivenessPolicy.Observation(oldestReconcile: ages, informerSilence: silences))
         }
     }
 

@@ -50,6 +50,10 @@ public final class Informer<Object: KubernetesObject>: Sendable {
     private let metrics = Mutex<RuntimeMetrics?>(nil)
     private let relists = Atomic<Int>(0)
     private let watchdogs = Atomic<Int>(0)
+    /// When the API server last answered this informer: a list, an accepted watch, an event
+    /// or a bookmark (nil: never yet).
+    private let lastContact = Mutex<ContinuousClock.Instant?>(nil)
+    private let created = ContinuousClock.now
 
     /// - Parameters:
     ///   - resources: the kind, bound to a namespace or to all namespaces.
@@ -75,6 +79,21 @@ public final class Informer<Object: KubernetesObject>: Sendable {
         var logger = logger
         logger[metadataKey: "resource"] = "\(resources.resource)"
         self.logger = logger
+    }
+
+    /// How long since the API server last answered this informer (a list, an accepted watch,
+    /// an event or a bookmark), or since the informer was created if it never has: what
+    /// ``LivenessPolicy/maxInformerSilence`` bounds.
+    ///
+    /// An accepted watch counts because a 1.20 API server sends no bookmark for a kind that
+    /// has not changed since it started (the cacher dispatches bookmarks only after its first
+    /// event), so a healthy informer of a quiet kind sees nothing but re-opened watches.
+    public func silence(at now: ContinuousClock.Instant = .now) -> Duration {
+        now - (lastContact.withLock { $0 } ?? created)
+    }
+
+    private func contact() {
+        lastContact.withLock { $0 = .now }
     }
 
     /// Adds a handler for every change from now on.
@@ -180,6 +199,7 @@ public final class Informer<Object: KubernetesObject>: Sendable {
                     let result = try await resources.listAllSkippingUndecodable(options)
                     let list = result.list
                     relists.add(1, ordering: .relaxed)
+                    contact()
                     var skipped: [ObjectKey: UndecodableObject] = [:]
                     for object in result.undecodable {
                         skipped[ObjectKey(namespace: object.namespace, name: object.name ?? "")] = object
@@ -262,7 +282,7 @@ public final class Informer<Object: KubernetesObject>: Sendable {
         var options = listOptions
         options.resourceVersion = version
         let generation = resources.client.watchConnectionGeneration
-        let stream = resources.watchSkippingUndecodable(options, watch: watchOptions)
+        let stream = resources.watchSkippingUndecodable(options, watch: watchOptions) { [weak self] in self?.contact() }
         let watchdog = WatchdogClock(WatchWatchdog(idleTimeout: watchIdleTimeout, startedAt: .now - origin))
         return await withTaskGroup(of: Finished.self) { group in
             group.addTask {
@@ -270,6 +290,7 @@ public final class Informer<Object: KubernetesObject>: Sendable {
                 do {
                     for try await update in stream {
                         watchdog.state.withLock { $0.activity(at: .now - origin) }
+                        self.contact()
                         self.handle(update)
                         if let version = update.resourceVersion, !version.isEmpty { last = version }
                     }
