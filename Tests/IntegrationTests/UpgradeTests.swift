@@ -1,3 +1,4 @@
+import FaultProxy
 import Foundation
 import KubeClient
 import KubeCore
@@ -217,7 +218,7 @@ struct UpgradeTests {
                     // (a) No child created or deleted: the same names and UIDs; the invariants hold.
                     let childrenAfter = try await Self.children(client, namespace)
                     #expect(childrenAfter == childrenBefore,
-                            "children changed: gone \(Set(childrenBefore).subtracting(childrenAfter).map(\.key).sorted()), new \(Set(childrenAfter).subtracting(childrenBefore).map(\.key).sorted())")
+                            "children changed: gone or re-created \(childrenBefore.filter { childrenAfter[$0.key] != $0.value }.keys.sorted()), new \(childrenAfter.keys.filter { childrenBefore[$0] == nil }.sorted())")
                     let render = ExpectedChildren(binary: Script.projectRoot + "/.build/debug/tandem", folder: try temporaryFolder())
                     defer { try? FileManager.default.removeItem(at: render.folder) }
                     let report = try await ChildInvariants.check(client: client, namespace: namespace) { pool in try await render.children(of: pool) }
