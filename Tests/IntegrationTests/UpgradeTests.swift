@@ -19,9 +19,10 @@ enum PreviousRelease {
     static let crd = folder + "/crd.yaml"
     static let pools = folder + "/pools.yaml"
 
-    /// The children `tandem render` printed at that commit for `pool`.
-    static func children(of pool: String) throws -> [JSONValue] {
+    /// The children `tandem render` printed at that commit for `pool`, in `namespace`.
+    static func children(of pool: String, namespace: String) throws -> [JSONValue] {
         let text = try String(contentsOfFile: folder + "/children-\(pool).yaml", encoding: .utf8)
+            .replacingOccurrences(of: "NAMESPACE", with: namespace)
         return try Yams.compose_all(yaml: text).map { try YAMLDecoder().decode(JSONValue.self, from: $0) }.filter { $0 != .null }
     }
 
@@ -137,7 +138,7 @@ struct UpgradeTests {
                 let pools = client.resources(InferencePool.self, namespace: namespace)
                 for name in names {
                     let current = try await pools.get(name)
-                    for child in try PreviousRelease.children(of: name) {
+                    for child in try PreviousRelease.children(of: name, namespace: namespace) {
                         let kind = child["kind"]?.stringValue ?? ""
                         let apiVersion = child["apiVersion"]?.stringValue ?? ""
                         switch (apiVersion, kind) {
