@@ -12,7 +12,7 @@ root=$PWD
 phases=("$@")
 [ ${#phases[@]} -gt 0 ] || phases=(deps build unit integration e2e smoke)
 # Suites of the e2e phase (a regular expression over swift-testing's test identifiers).
-e2e='IntegrationTests\.(OperatorTests|OperatorProcessTests|CommandLineTests|NodeAgentTests|EmulatorTests|LoadGeneratorTests|RouterTests|AutoscalingScenarioTests|HelmChartTests)\b'
+e2e='IntegrationTests\.(OperatorTests|OperatorProcessTests|CommandLineTests|NodeAgentTests|EmulatorTests|LoadGeneratorTests|RouterTests|AutoscalingScenarioTests|HelmChartTests|UpgradeTests)\b'
 
 
 declare -a report=()

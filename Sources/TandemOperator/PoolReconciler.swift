@@ -42,6 +42,9 @@ public final class PoolReconciler: Sendable {
     let autoscaler: Autoscaler?
     let scalingMetrics: ScalingMetrics?
     let router: RouterStores?
+    /// One pool at a time for the operator's own pod-template changes (an upgrade); `nil`
+    /// applies them at once.
+    let rolloutGate: RolloutGate?
 
     /// The field manager that takes `spec.replicas` over from ``fieldManager`` when a tier's
     /// mode becomes `External`, so the count survives the reconciler letting go of it.
@@ -49,7 +52,8 @@ public final class PoolReconciler: Sendable {
 
     public init(client: KubernetesClient, deployments: Store<Deployment>, services: Store<Service>, nodes: Store<Node>?,
                 pods: Store<Pod>? = nil, recorder: EventRecorder, catalogs: PoolPlanner = PoolPlanner(),
-                autoscaler: Autoscaler? = nil, scalingMetrics: ScalingMetrics? = nil, router: RouterStores? = nil) {
+                autoscaler: Autoscaler? = nil, scalingMetrics: ScalingMetrics? = nil, router: RouterStores? = nil,
+                rolloutGate: RolloutGate? = nil) {
         self.client = client
         self.deployments = deployments
         self.services = services
@@ -60,6 +64,7 @@ public final class PoolReconciler: Sendable {
         self.autoscaler = autoscaler
         self.scalingMetrics = scalingMetrics
         self.router = router
+        self.rolloutGate = rolloutGate
     }
 
     public func reconcile(_ pool: InferencePool, _ context: ReconcileContext) async throws -> ReconcileAction {
@@ -76,6 +81,7 @@ public final class PoolReconciler: Sendable {
         var recheckDiscovery = false
         var report = ChildReport()
         var resolution: AcceleratorResolver.Outcome?
+        var gate: RolloutGateState.Decision?
         if invalid.isEmpty {
             var planner = catalogs
             planner.nodeLabels = nodes?.list().compactMap { $0.metadata.labels } ?? []
@@ -150,13 +156,40 @@ public final class PoolReconciler: Sendable {
                     _ = try await applyChild(service, cached: services.get(namespace: namespace, name: service.metadata.name ?? ""),
                                              pool: pool, report: &report, context: context)
                 }
+                func cachedDeployment(_ deployment: Deployment) -> Deployment? {
+                    let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
+                    return tier.flatMap { existing[$0] } ?? deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
+                }
+                // Pod-template changes the operator makes on its own (an upgrade) roll one pool
+                // at a time; a pool waiting keeps its live templates and applies the rest.
+                var retemplated: Set<String> = []
+                for deployment in children.deployments {
+                    if let cached = cachedDeployment(deployment), ChildOwner.of(cached, pool: pool) == .pool,
+                        try RolloutPolicy.changesTemplate(live: cached, desired: deployment)
+                    {
+                        retemplated.insert(deployment.metadata.name ?? "")
+                    }
+                }
+                if let rolloutGate, !retemplated.isEmpty, RolloutPolicy.isOperatorDriven(pool) {
+                    gate = rolloutGate.request(ObjectKey(pool))
+                }
                 for deployment in children.deployments {
                     let tier = deployment.metadata.labels?[PoolLabels.role].flatMap(TierName.init(rawValue:))
-                    let cached = tier.flatMap { existing[$0] } ?? deployments.get(namespace: namespace, name: deployment.metadata.name ?? "")
+                    let cached = cachedDeployment(deployment)
                     if ChildOwner.of(cached, pool: pool) == .pool {
                         try await handOverReplicas(desired: deployment, cached: cached, pool: pool, context: context)
                     }
-                    let current = try await applyChild(deployment, cached: cached, pool: pool, report: &report, context: context)
+                    let current: Deployment?
+                    if case .wait? = gate, let cached, retemplated.contains(deployment.metadata.name ?? "") {
+                        let held = RolloutPolicy.holding(deployment, live: cached)
+                        if try ChildComparison.holds(cached, held) {
+                            current = cached  // only the template differs: nothing to write yet
+                        } else {
+                            current = try await applyChild(held, cached: cached, pool: pool, report: &report, context: context)
+                        }
+                    } else {
+                        current = try await applyChild(deployment, cached: cached, pool: pool, report: &report, context: context)
+                    }
                     if let tier {
                         observed[tier] = current
                     } else if let routed {
@@ -184,6 +217,19 @@ public final class PoolReconciler: Sendable {
         for tier in TierName.allCases where observed[tier] == nil {
             let cached = deployments.get(namespace: namespace, name: ChildNames.tier(name, tier))
             if ChildOwner.of(cached, pool: pool) == .pool { observed[tier] = cached }
+        }
+
+        // The gate is this pool's until its Deployments are rolled out (or Kubernetes reports
+        // them stalled): then the next pool may roll.
+        if let rolloutGate, rolloutGate.holds(ObjectKey(pool)) {
+            var own = Array(observed.values)
+            if case .deployed(let picker?, _, _) = routerState { own.append(picker) }
+            if own.allSatisfy({ RolloutPolicy.isRolledOut($0) || RolloutPolicy.isStalled($0) }) {
+                if own.contains(where: { !RolloutPolicy.isRolledOut($0) }) {
+                    context.logger.warning("the rollout of InferencePool \(namespace)/\(name) stalled (ProgressDeadlineExceeded): the next pool may roll")
+                }
+                await rolloutGate.release(ObjectKey(pool))
+            }
         }
 
         // Autoscaling: decide the tiers in Operator mode and set their replicas.
@@ -224,6 +270,24 @@ public final class PoolReconciler: Sendable {
         var status = PoolStatusBuilder.status(
             pool: pool, previous: pool.status, invalid: invalid, plan: plan, deployments: observed, router: routerState,
             resolution: resolution, children: report, now: now)
+        if case .wait(let holder)? = gate, report.isEmpty {
+            status.conditions?.set(
+                Condition(type: PoolCondition.progressing, status: .false, reason: RolloutPolicy.queuedReason,
+                          message: RolloutPolicy.queuedMessage(holder: holder), observedGeneration: pool.metadata.generation),
+                now: now)
+            // Woken when the gate is freed; the recheck bounds a missed wake-up and the holder's time.
+            if case .requeue(let after) = action {
+                action = .requeue(after: min(after, RolloutGate.recheck))
+            } else {
+                action = .requeue(after: RolloutGate.recheck)
+            }
+        }
+        if case .proceed(true, let previous)? = gate {
+            let note = previous.map { "InferencePool \($0) held the one-pool-at-a-time rollout gate too long; " } ?? ""
+            context.logger.info("rolling out the operator's pod-template changes of InferencePool \(namespace)/\(name)")
+            await recorder.record(pool, type: .normal, reason: "RolloutStarted", action: "Rollout",
+                                  note: note + "rolling out the operator's own pod-template changes (an upgrade); other pools with such changes wait until this one is rolled out")
+        }
         if !operated.isEmpty || pool.status?.conditions?[type: PoolCondition.scalingActive] != nil {
             // Between rounds, and for what a round leaves alone, the part this process last wrote.
             autoscaler?.restore(into: &status, pool: pool)
@@ -427,6 +491,12 @@ public final class PoolReconciler: Sendable {
             [ChildReason.nameConflict, ChildReason.conflict, ChildReason.applyFailed].contains(ready.after.reason)
         {
             await recorder.record(pool, type: .warning, reason: ready.after.reason, action: "Apply", note: ready.after.message)
+        }
+        // Waiting for another pool's operator-driven rollout: a Normal Event when it starts waiting.
+        if let progressing = Self.changed(PoolCondition.progressing, old, new), progressing.after.reason == RolloutPolicy.queuedReason,
+            progressing.before?.reason != RolloutPolicy.queuedReason
+        {
+            await recorder.record(pool, type: .normal, reason: RolloutPolicy.queuedReason, action: "Rollout", note: progressing.after.message)
         }
         // How the accelerator was resolved: a Warning when the nodes disagree, once per message.
         if let resolved = Self.changed(PoolCondition.acceleratorResolved, old, new), resolved.after.reason != "Inferred" {

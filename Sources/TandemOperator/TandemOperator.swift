@@ -27,6 +27,9 @@ public struct OperatorOptions: Sendable {
     /// How soon discovery is asked again after the Gateway API Inference Extension was not
     /// served (pools with a router are requeued after it).
     public var discoveryRecheck: Duration
+    /// How long one pool may hold the one-pool-at-a-time gate of operator-driven rollouts
+    /// (``RolloutGate``).
+    public var rolloutHoldLimit: Duration = RolloutGate.defaultMaxHold
 
     public init(namespaces: [String] = [], leaderElection: Bool = true, leaseNamespace: String = "default",
                 leaseName: String = "tandem-operator",
@@ -61,6 +64,8 @@ public enum TandemOperator {
         var registrations: [any RuntimeController] = []
         let managed = ListOptions(labelSelector: "\(PoolLabels.managedBy)=tandem")
         let discovery = APIDiscovery(client: client, absentTTL: options.discoveryRecheck)
+        // One gate for the whole process: pools of every watched namespace roll one at a time.
+        let rolloutGate = RolloutGate(maxHold: options.rolloutHoldLimit)
         for scope in scopes {
             let name = scope.map { "inferencepool-\($0)" } ?? "inferencepool"
             let controller = Controller(
@@ -95,10 +100,14 @@ public enum TandemOperator {
             let reconciler = PoolReconciler(client: client, deployments: deployments, services: services, nodes: nodes,
                                             pods: pods, recorder: recorder, autoscaler: autoscaler,
                                             scalingMetrics: autoscaler.map { _ in ScalingMetrics(registry: metrics.registry) },
-                                            router: router)
+                                            router: router, rolloutGate: rolloutGate)
+            rolloutGate.onRelease(namespace: scope) { key in await controller.enqueue(key) }
             // A fresh metrics sample brings its pool back; a deleted pool's state is dropped.
             autoscaler?.onSample(namespace: scope) { key in await controller.enqueue(key) }
-            registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile, onDeleted: reconciler.forget))
+            registrations.append(ControllerRegistration(controller, reconcile: reconciler.reconcile, onDeleted: { key in
+                reconciler.forget(key)
+                await rolloutGate.release(key)
+            }))
         }
         let elector = options.leaderElection
             ? LeaderElector(client: client, namespace: options.leaseNamespace, leaseName: options.leaseName,
