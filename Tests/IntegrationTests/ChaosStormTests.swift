@@ -156,6 +156,14 @@ extension ChaosSmokeTests {
             // writing (a process the supervisor restarts under its identity is held alike, so
             // it stays a follower until the faults end).
             let exitsUnderLatency = setup.supervisor.exits.filter { $0.identity == leader }.count
+            // The leader's Lease requests under the latency alone: how long each took at the
+            // proxy (its bytes' arrival to the response's end, before the way back's latency).
+            let heldFrom = ContinuousClock.now
+            let leaseRequests = setup.proxy.records.filter {
+                $0.identity == leader && $0.path.hasPrefix(setup.leaseCollection) && !$0.isWatch && $0.received >= slowStart && $0.received < heldFrom
+            }
+            let slowest = leaseRequests.compactMap { record in record.finished.map { $0 - record.arrived } }.max()
+            let leaseFailures = leaseRequests.filter { ![200, 201].contains($0.status ?? 0) }.count
             let held = setup.proxy.inject(.blackhole, for: .identity(leader) && .path(containing: "/leases/") && .mutating)
             let heldAt = ContinuousClock.now
             let deadline = heldAt + .seconds(Int64(90 + 4 * ChaosTiming.lease.components.seconds))
@@ -189,7 +197,8 @@ extension ChaosSmokeTests {
             #expect(setup.supervisor.crashes.isEmpty, "operator processes crashed: \(setup.supervisor.crashes)")
             print("chaos-smoke: slow API \(asserted ? "below" : "above") lease − renew deadline (\(ChaosTiming.profile)): "
                   + "latency \(chaosSeconds(latency)) each way on \(leader)'s connections (slack \(chaosSeconds(ChaosTiming.electionSlack))); "
-                  + "\(edits) edits; \(leader) exited on a lost lease under the latency alone \(exitsUnderLatency) times; "
+                  + "\(edits) edits; \(leader) exited on a lost lease under the latency alone \(exitsUnderLatency) times "
+                  + "(its \(leaseRequests.count) Lease requests meanwhile: slowest \(slowest.map(chaosSeconds) ?? "-") at the proxy, \(leaseFailures) not 200/201); "
                   + "handover after its renewals were held \(chaosSeconds(handover)); \(analysis.terms.count) terms "
                   + "(\(analysis.terms.map(\.identity).joined(separator: " → "))), \(analysis.writes) writes reached the API server; "
                   + "writes in another identity's term \(analysis.overlaps.count)"
