@@ -86,9 +86,12 @@ extension ChaosSmokeTests {
                 try await setup.cluster.compactEtcd(to: revision)
                 revisions.append(revision)
                 compactions += 1
+                // To the reflector a reset is a failed watch: its backoff (client-go's, 0.8 s doubling
+                // to 30 s, jitter 1.0, forgotten after 2 min without a failure) grows round by
+                // round, so a child deleted in a later round is back later (hence the deadline).
                 resets += setup.proxy.resetConnections(where: .watches)
                 let child = children[(compactions - 1) % children.count]
-                back.append(try await setup.deleteAndAwaitBack(child, timeout: .seconds(90)))
+                back.append(try await setup.deleteAndAwaitBack(child, timeout: .seconds(180)))
                 try await Task.sleep(for: .seconds(1))
             }
             let end = ContinuousClock.now
