@@ -79,7 +79,7 @@ run_integration() { shared_cluster && swift_test --filter IntegrationTests --ski
 run_e2e() { shared_cluster && swift_test --filter "$e2e"; }
 # `make chaos`: the fault suites (each on clusters of its own), apart from the default phases.
 run_smoke() { swift_test --filter "$smoke"; }
-run_chaos() { shared_cluster && swift_test --filter 'IntegrationTests\.(FaultProxyTests|ChaosSmokeTests|PoisonPillTests|AutoscalerFaultTests|StalledScrapeTests|LeaderElectionTests)\b'; }
+run_chaos() { shared_cluster && TANDEM_CHAOS_PROFILE=production swift_test --filter 'IntegrationTests\.(FaultProxyTests|ChaosSmokeTests|PoisonPillTests|AutoscalerFaultTests|StalledScrapeTests|LeaderElectionTests)\b'; }
 
 for p in "${phases[@]}"; do
   phase "$p" "run_$p"

@@ -53,8 +53,36 @@ public final class TestCluster: Sendable {
     }
 
     /// Starts whatever component is down again (after ``killAPIServer()``), with the same flags.
+    ///
+    /// - Throws: ``TestClusterError`` when the API server came back on another address (its port
+    ///   was taken meanwhile): clients holding the old URL, a fault proxy's upstream, would break.
     public func restart() async throws {
-        _ = try await TestCluster.start(name: name, apiserverFlags: apiserverFlags, audit: audited)
+        let restarted = try await TestCluster.start(name: name, apiserverFlags: apiserverFlags, audit: audited)
+        guard restarted.apiserverURL == apiserverURL else {
+            throw TestClusterError("the API server of \(name) came back at \(restarted.apiserverURL), not \(apiserverURL): its port was taken while it was down")
+        }
+    }
+
+    /// etcd's current revision (`etcdctl endpoint status`), the one a compaction up to now names.
+    public func etcdRevision() async throws -> Int64 {
+        let result = try await run(["etcdctl", "--endpoints", etcdEndpoint, "endpoint", "status", "-w", "json"])
+        // [{"Endpoint":…,"Status":{"header":{…,"revision":123,…},…}}]
+        guard result.status == 0, let data = result.output.data(using: .utf8),
+            let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]],
+            let status = list.first?["Status"] as? [String: Any], let header = status["header"] as? [String: Any],
+            let revision = (header["revision"] as? NSNumber)?.int64Value
+        else { throw TestClusterError("etcdctl endpoint status at \(etcdEndpoint) gave no revision (exit \(result.status)): \(result.output.prefix(500))") }
+        return revision
+    }
+
+    /// Compacts etcd's history up to `revision` (`etcdctl compact`): watches and lists from an
+    /// older resourceVersion are answered `410 Gone` by etcd from then on.
+    public func compactEtcd(to revision: Int64) async throws {
+        let result = try await run(["etcdctl", "--endpoints", etcdEndpoint, "compact", String(revision)])
+        // Compacting to a revision already compacted is refused; nothing is lost by it.
+        guard result.status == 0 || result.output.contains("required revision has been compacted") else {
+            throw TestClusterError("etcdctl compact \(revision) at \(etcdEndpoint) failed (exit \(result.status)): \(result.output.prefix(500))")
+        }
     }
 
     /// The process-wide shared cluster.
