@@ -44,6 +44,9 @@ struct Operator: AsyncParsableCommand {
     @Option(help: "A watch that receives nothing, not even a bookmark, for this long is resumed from its last resourceVersion (e.g. 5s; default: the informers' 90s). Lower it to find half-open connections sooner, at the cost of a watch request per quiet interval.")
     var watchIdleTimeout: String?
 
+    @Option(help: "How long one pool may hold the one-pool-at-a-time gate for the operator's own pod-template changes (an upgrade) before the next pool may roll (e.g. 2h, 30m; default 2h; a stalled rollout frees it sooner).")
+    var rolloutHoldLimit: String?
+
     @Option(help: "host:port of /metrics (and of /healthz and /readyz unless --health-probe-address is given).")
     var metricsAddress: String = "127.0.0.1:8080"
 
@@ -110,6 +113,10 @@ struct Operator: AsyncParsableCommand {
         if let idleTimeout, idleTimeout < .seconds(1) {
             throw ValidationError("--watch-idle-timeout must be at least 1s, not \(watchIdleTimeout ?? "")")
         }
+        let holdLimit = try rolloutHoldLimit.map { try Self.duration($0, flag: "--rollout-hold-limit") }
+        if let holdLimit, holdLimit < .seconds(1) {
+            throw ValidationError("--rollout-hold-limit must be at least 1s, not \(rolloutHoldLimit ?? "")")
+        }
         if (metricsCertFile == nil) != (metricsKeyFile == nil) {
             throw ValidationError("--metrics-cert-file and --metrics-key-file go together: give both, or neither for a self-signed certificate")
         }
@@ -131,6 +138,7 @@ struct Operator: AsyncParsableCommand {
                                   routingSidecarImage: routingSidecarImage))
         if let leaderElectIdentity, !leaderElectIdentity.isEmpty { options.identity = leaderElectIdentity }
         options.leaderElectionTiming = timing
+        if let holdLimit { options.rolloutHoldLimit = holdLimit }
         // Every request names this process, so an audit log tells two operator processes apart.
         configuration.userAgent = ClientConfiguration.userAgent(identity: options.identity)
         if leaderElect {
