@@ -121,10 +121,12 @@ struct SoakCommand: AsyncParsableCommand {
         let rate = Double(pools) / (minutes * 60)
         print("soak: \(pools) pools over \(minutes) min (\(String(format: "%.2f", rate))/s), lifetime \(lifetime) s, \(nameCount) names, "
               + "namespace \(namespace), operator pid \(operatorPid)")
-        print("soak: modes per 10 pools: 4 disabled (0 replicas), 3 operator-prefill (prefill from 0), 2 operator-both (decode at 1: one Pending pod)")
+        print("soak: modes per 10 pools: 4 disabled (0 replicas), 4 operator-prefill (prefill from 0), 2 operator-both (decode at 1: one Pending pod)")
 
         // The cold baseline: the operator up, no pool.
-        _ = try await soak.poll(120) { () -> Bool? in (try? await soak.sample()) != nil ? true : nil }
+        if try await soak.poll(60, { () -> Bool? in (try? await soak.sample()) != nil ? true : nil }) == nil {
+            _ = try await soak.sample()  // throws what is wrong
+        }
         let cold = try await soak.settle("cold baseline")
         print("soak: baseline (no pool, settled): RSS \(mib(cold.rss)), series \(cold.series) (with a pool label \(cold.poolSeries))")
 

@@ -23,7 +23,7 @@ enum SoakMode: String, CaseIterable, Sendable {
     static func of(index: Int) -> SoakMode {
         switch index % 10 {
         case 0, 3, 6, 9: .disabled
-        case 1, 4, 7: .operatorPrefill
+        case 1, 4, 5, 7: .operatorPrefill
         default: .operatorBoth
         }
     }
@@ -144,8 +144,9 @@ struct ProcessMemory: Sendable {
     static func parse(_ status: String) -> ProcessMemory? {
         func kilobytes(_ field: String) -> Int? {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
-            let digits = line.dropFirst(field.count + 1).split(separator: " ", omittingEmptySubsequences: true).first
-            return digits.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { $0 * 1024 }
+            // "VmRSS:\t   12345 kB"
+            let digits = line.dropFirst(field.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first
+            return digits.flatMap { Int($0) }.map { $0 * 1024 }
         }
         guard let rss = kilobytes("VmRSS"), let hwm = kilobytes("VmHWM") else { return nil }
         return ProcessMemory(rss: rss, highWater: hwm)
