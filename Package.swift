@@ -137,6 +137,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
+        .testTarget(name: "TandemSoakTests", dependencies: ["tandem-soak", "TandemAPI"]),
         .testTarget(name: "FaultProxyTests", dependencies: ["FaultProxy"]),
         .testTarget(
             name: "KubeClientTests",

@@ -251,7 +251,7 @@ struct Soak: Sendable {
             return pools.items.isEmpty && children.items.isEmpty && reading.poolSeries == 0 ? true : nil
         }
         if emptied == nil {
-            print("soak: \(what): pools, Deployments or pool series remain after \(Int(settleTimeout)) s; measuring anyway")
+            say("soak: \(what): pools, Deployments or pool series remain after \(Int(settleTimeout)) s; measuring anyway")
         }
         var last: [Sample] = []
         while true {

@@ -107,7 +107,7 @@ struct SoakCommand: AsyncParsableCommand {
         case .success(true): return
         case .success(false): throw ExitCode(1)
         case .failure(let error):
-            print("soak: FAILED: \(error)")
+            say("soak: FAILED: \(error)")
             throw ExitCode(2)
         }
     }
@@ -119,16 +119,16 @@ struct SoakCommand: AsyncParsableCommand {
             _ = try await namespaces.create(Namespace(metadata: ObjectMeta(name: namespace)))
         }
         let rate = Double(pools) / (minutes * 60)
-        print("soak: \(pools) pools over \(minutes) min (\(String(format: "%.2f", rate))/s), lifetime \(lifetime) s, \(nameCount) names, "
+        say("soak: \(pools) pools over \(minutes) min (\(String(format: "%.2f", rate))/s), lifetime \(lifetime) s, \(nameCount) names, "
               + "namespace \(namespace), operator pid \(operatorPid)")
-        print("soak: modes per 10 pools: 4 disabled (0 replicas), 4 operator-prefill (prefill from 0), 2 operator-both (decode at 1: one Pending pod)")
+        say("soak: modes per 10 pools: 4 disabled (0 replicas), 4 operator-prefill (prefill from 0), 2 operator-both (decode at 1: one Pending pod)")
 
         // The cold baseline: the operator up, no pool.
         if try await soak.poll(60, { () -> Bool? in (try? await soak.sample()) != nil ? true : nil }) == nil {
             _ = try await soak.sample()  // throws what is wrong
         }
         let cold = try await soak.settle("cold baseline")
-        print("soak: baseline (no pool, settled): RSS \(mib(cold.rss)), series \(cold.series) (with a pool label \(cold.poolSeries))")
+        say("soak: baseline (no pool, settled): RSS \(mib(cold.rss)), series \(cold.series) (with a pool label \(cold.poolSeries))")
 
         let peak = Peak(cold)
         let sampling = Task {
@@ -139,7 +139,7 @@ struct SoakCommand: AsyncParsableCommand {
                 guard let reading = try? await soak.sample().0 else {
                     failures += 1
                     if ProcessMemory.read(pid: operatorPid) == nil {
-                        print("soak: the operator (pid \(operatorPid)) has exited")
+                        say("soak: the operator (pid \(operatorPid)) has exited")
                         return
                     }
                     continue
@@ -148,7 +148,7 @@ struct SoakCommand: AsyncParsableCommand {
                 if reading.at.timeIntervalSince(soak.started) >= Double(minute) * 60 {
                     let counts = soak.tally.snapshot
                     let reuses = soak.tally.names.withLock { $0.reuses }
-                    print("soak: minute \(minute): created \(counts.created), deleted \(counts.deleted), alive \(counts.created - counts.deleted), "
+                    say("soak: minute \(minute): created \(counts.created), deleted \(counts.deleted), alive \(counts.created - counts.deleted), "
                           + "re-used names \(reuses); RSS \(mib(reading.rss)); series \(reading.series) (pool \(reading.poolSeries)); "
                           + "API errors \(counts.apiErrors), scrape failures \(failures)")
                     minute += 1
@@ -163,7 +163,7 @@ struct SoakCommand: AsyncParsableCommand {
         if warmupCount > 0 {
             try await soak.run(0..<warmupCount, origin: origin)
             warm = try await soak.settle("warm baseline")
-            print("soak: warm baseline (after \(warmupCount) pools, all gone, settled): RSS \(mib(warm.rss)), series \(warm.series) (with a pool label \(warm.poolSeries))")
+            say("soak: warm baseline (after \(warmupCount) pools, all gone, settled): RSS \(mib(warm.rss)), series \(warm.series) (with a pool label \(warm.poolSeries))")
             origin = Date()
         }
         let (_, warmLines) = try await soak.sample()
@@ -177,21 +177,21 @@ struct SoakCommand: AsyncParsableCommand {
         let counts = soak.tally.snapshot
         let (reuses, reusedNames) = soak.tally.names.withLock { ($0.reuses, $0.namesReused) }
         let elapsed = Date().timeIntervalSince(soak.started)
-        print("")
-        print(String(format: "soak: done in %.1f min", elapsed / 60))
-        print("soak: pools created \(counts.created), deleted \(counts.deleted); names \(nameCount), \(reusedNames) of them re-used, \(reuses) creations under a re-used name; \(counts.longNames) pools with a name over 63 characters")
-        print("soak: modes: " + SoakMode.allCases.map { "\($0.rawValue) \(counts.modes[$0] ?? 0)" }.joined(separator: ", "))
-        print("soak: children waited for \(counts.childrenWaited) pools (\(counts.childrenTimeouts) timed out); scaling histories made \(counts.historiesMade) (\(counts.historyTimeouts) timed out)")
-        print("soak: re-created after a pool with history, checked \(counts.freshChecked) (\(counts.freshTimeouts) not reconciled in time): \(counts.inherited.count) inherited state")
-        for line in counts.inherited.prefix(10) { print("soak:   inherited: \(line)") }
-        print("soak: API errors retried \(counts.apiErrors)\(counts.lastError.map { " (last: \($0))" } ?? ""); waits for a free name \(counts.nameWaits)")
-        print("soak: RSS: baseline \(mib(cold.rss)), warm baseline \(mib(warm.rss)), peak sampled \(mib(top.rss)) (VmHWM \(mib(highWater))), final \(mib(final.rss)); limit \(mib(soak.tolerance.allowedRSS(warm: warm.rss))) (warm + max(\(rssToleranceMib) MiB, \(rssTolerancePercent) %))")
-        print("soak: series: baseline \(cold.series), warm baseline \(warm.series), peak \(top.series), final \(final.series) (tolerance \(seriesTolerance)); with a pool label: peak \(top.poolSeries), final \(final.poolSeries)")
+        say("")
+        say(String(format: "soak: done in %.1f min", elapsed / 60))
+        say("soak: pools created \(counts.created), deleted \(counts.deleted); names \(nameCount), \(reusedNames) of them re-used, \(reuses) creations under a re-used name; \(counts.longNames) pools with a name over 63 characters")
+        say("soak: modes: " + SoakMode.allCases.map { "\($0.rawValue) \(counts.modes[$0] ?? 0)" }.joined(separator: ", "))
+        say("soak: children waited for \(counts.childrenWaited) pools (\(counts.childrenTimeouts) timed out); scaling histories made \(counts.historiesMade) (\(counts.historyTimeouts) timed out)")
+        say("soak: re-created after a pool with history, checked \(counts.freshChecked) (\(counts.freshTimeouts) not reconciled in time): \(counts.inherited.count) inherited state")
+        for line in counts.inherited.prefix(10) { say("soak:   inherited: \(line)") }
+        say("soak: API errors retried \(counts.apiErrors)\(counts.lastError.map { " (last: \($0))" } ?? ""); waits for a free name \(counts.nameWaits)")
+        say("soak: RSS: baseline \(mib(cold.rss)), warm baseline \(mib(warm.rss)), peak sampled \(mib(top.rss)) (VmHWM \(mib(highWater))), final \(mib(final.rss)); limit \(mib(soak.tolerance.allowedRSS(warm: warm.rss))) (warm + max(\(rssToleranceMib) MiB, \(rssTolerancePercent) %))")
+        say("soak: series: baseline \(cold.series), warm baseline \(warm.series), peak \(top.series), final \(final.series) (tolerance \(seriesTolerance)); with a pool label: peak \(top.poolSeries), final \(final.poolSeries)")
         let before = Set(warmLines.map(SeriesCount.identity))
         let added = Set(finalLines.map(SeriesCount.identity)).subtracting(before).sorted()
         let removed = before.subtracting(finalLines.map(SeriesCount.identity)).sorted()
-        if !added.isEmpty { print("soak: series new since the warm baseline (\(added.count)): " + added.prefix(12).joined(separator: ", ")) }
-        if !removed.isEmpty { print("soak: series gone since the warm baseline (\(removed.count)): " + removed.prefix(12).joined(separator: ", ")) }
+        if !added.isEmpty { say("soak: series new since the warm baseline (\(added.count)): " + added.prefix(12).joined(separator: ", ")) }
+        if !removed.isEmpty { say("soak: series gone since the warm baseline (\(removed.count)): " + removed.prefix(12).joined(separator: ", ")) }
 
         var failures = soak.tolerance.failures(warm: warm, final: final)
         if counts.created != pools || counts.deleted != counts.created {
@@ -203,10 +203,10 @@ struct SoakCommand: AsyncParsableCommand {
         if counts.historyTimeouts > 0 { failures.append("\(counts.historyTimeouts) pools got no scaling history within 90 s") }
         if counts.freshChecked == 0, pools >= 100 { failures.append("no re-created pool was checked (too few pools or names)") }
         if failures.isEmpty {
-            print("soak: PASS")
+            say("soak: PASS")
             return true
         }
-        for failure in failures { print("soak: FAIL: \(failure)") }
+        for failure in failures { say("soak: FAIL: \(failure)") }
         return false
     }
 }

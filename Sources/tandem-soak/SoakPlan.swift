@@ -203,3 +203,9 @@ struct Tolerance: Sendable {
 }
 
 func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+/// Writes a line to standard output at once (print's buffer would hold the per-minute lines
+/// back until exit when the output is a file or a pipe).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
