@@ -44,6 +44,8 @@ final class Tally: Sendable {
     let counts = Mutex(Counts())
     /// Names whose last pool carried a scaling history (and an `up` decisions series).
     let hadHistory = Mutex<Set<String>>([])
+    /// When each name's last pool was seen gone.
+    let goneAt = Mutex<[String: Date]>([:])
     let names: Mutex<NamePool>
 
     init(names: Int) {
@@ -136,6 +138,7 @@ struct Soak: Sendable {
         }
         let uid = created.metadata.uid ?? ""
         let predecessorHadHistory = tally.hadHistory.withLock { $0.remove(name) != nil }
+        let predecessorGone = tally.goneAt.withLock { $0[name] }
         tally.update {
             $0.created += 1
             $0.modes[mode, default: 0] += 1
@@ -144,7 +147,7 @@ struct Soak: Sendable {
 
         // A name re-used after a pool that had a scaling history: the new pool starts empty.
         if reused, predecessorHadHistory {
-            try await checkFresh(name: name, uid: uid, mode: mode)
+            try await checkFresh(name: name, uid: uid, mode: mode, predecessorGone: predecessorGone)
         }
         if index % childrenEvery == 0 {
             try await waitForChildren(name: name, uid: uid)
@@ -170,6 +173,7 @@ struct Soak: Sendable {
         }
         guard gone != nil else { throw SoakError("pool \(namespace)/\(name) (uid \(uid)) still exists 120 s after its deletion") }
         tally.update { $0.deleted += 1 }
+        tally.goneAt.withLock { $0[name] = Date() }
         tally.names.withLock { $0.give(name) }
     }
 
@@ -192,6 +196,12 @@ struct Soak: Sendable {
     /// Raises prefill's `minReplicas` to 1: the autoscaler scales 0 → 1 and records it in the
     /// status history (and the `direction="up"` decisions series). Waits until the status shows it.
     func makeHistory(name: String, uid: String) async throws {
+        // The Deployment must be born at 0 (minReplicas 0): patched before the first reconcile,
+        // it would be created at 1 and nothing would scale.
+        guard try await reconciled(name: name, uid: uid, autoscaled: true) != nil else {
+            tally.update { $0.historyTimeouts += 1 }
+            return
+        }
         _ = try await api("patch pool \(namespace)/\(name)") {
             try await poolsAPI.patch(name, .merge(["spec": ["prefillConfig": ["autoscaling": ["minReplicas": 1]]]]))
         }
@@ -210,16 +220,9 @@ struct Soak: Sendable {
 
     /// The pool (uid) once reconciled (and, autoscaled, once the autoscaler decided on it) has no
     /// scaling history, no last scale time, and `/metrics` has no `up` decision of its name.
-    func checkFresh(name: String, uid: String, mode: SoakMode) async throws {
-        let reconciled = try await poll(90) { () -> InferencePool? in
-            let current = try await api("get pool", { try await poolsAPI.getIfExists(name) })
-            guard let pool = current, pool.metadata.uid == uid,
-                  let status = pool.status, status.observedGeneration == pool.metadata.generation
-            else { return nil }
-            if mode.autoscaled, status.conditions?[type: PoolCondition.scalingActive] == nil { return nil }
-            return pool
-        }
-        guard let pool = reconciled else {
+    func checkFresh(name: String, uid: String, mode: SoakMode, predecessorGone: Date?) async throws {
+        let created = Date()
+        guard let pool = try await reconciled(name: name, uid: uid, autoscaled: mode.autoscaled) else {
             tally.update { $0.freshTimeouts += 1 }
             return
         }
@@ -233,9 +236,27 @@ struct Soak: Sendable {
         let lines = SeriesCount.samples(try await scrape())
         let up = lines.filter { SeriesCount.isSeries($0, namespace: namespace, pool: name, containing: "direction=\"up\"") }
         if !up.isEmpty { inherited.append("/metrics: \(up[0])") }
+        if !inherited.isEmpty {
+            let gap = predecessorGone.map { String(format: "%.1f s", created.timeIntervalSince($0)) } ?? "?"
+            let checked = String(format: "%.1f s", Date().timeIntervalSince(created))
+            inherited.append("(created \(gap) after its predecessor was gone, checked \(checked) after creation; mode \(mode.rawValue))")
+        }
         tally.update {
             $0.freshChecked += 1
             if !inherited.isEmpty { $0.inherited.append("\(name): " + inherited.joined(separator: "; ")) }
+        }
+    }
+
+    /// The pool (uid) once its generation is reconciled and, `autoscaled`, the autoscaler has
+    /// decided on it (a `ScalingActive` condition); nil after 90 s.
+    func reconciled(name: String, uid: String, autoscaled: Bool) async throws -> InferencePool? {
+        try await poll(90) { () -> InferencePool? in
+            let current = try await api("get pool", { try await poolsAPI.getIfExists(name) })
+            guard let pool = current, pool.metadata.uid == uid,
+                  let status = pool.status, status.observedGeneration == pool.metadata.generation
+            else { return nil }
+            if autoscaled, status.conditions?[type: PoolCondition.scalingActive] == nil { return nil }
+            return pool
         }
     }
 
