@@ -9,6 +9,7 @@
 #   SOAK_POOLS=600 SOAK_MINUTES=6 hack/soak.sh   a shorter run
 #   SOAK_CONFIG=debug hack/soak.sh               use .build/debug (default: release)
 #   SOAK_BUILD_PATH=.build-release hack/soak.sh  binaries of another --scratch-path (default: .build)
+#   SOAK_DRIVER=.build/debug/tandem-soak hack/soak.sh   the driver from elsewhere (it is not timed)
 #   SOAK_ARGS="--lifetime 20" hack/soak.sh       more tandem-soak options (tandem-soak --help)
 #
 # The cluster (soak-<pid>), the operator and their logs live under ~/.cache/tandem/clusters/;
@@ -22,7 +23,7 @@ config=${SOAK_CONFIG:-release}
 name=${SOAK_CLUSTER:-soak-$$}
 build=${SOAK_BUILD_PATH:-.build}
 tandem=$build/$config/tandem
-driver=$build/$config/tandem-soak
+driver=${SOAK_DRIVER:-$build/$config/tandem-soak}
 for binary in "$tandem" "$driver"; do
   if [ ! -x "$binary" ]; then
     echo "soak: $binary is missing; build it first: swift build -c $config --product ${binary##*/}" >&2
