@@ -84,7 +84,8 @@ struct Soak: Sendable {
         }
         let text = try await scrape()
         let lines = SeriesCount.samples(text)
-        return (Sample(at: Date(), rss: memory.rss, series: lines.count, poolSeries: SeriesCount.poolLabelled(lines)), lines)
+        return (Sample(at: Date(), rss: memory.rss, anonymous: memory.anonymous, file: memory.file, series: lines.count,
+                       poolSeries: SeriesCount.poolLabelled(lines)), lines)
     }
 
     func scrape() async throws -> String {

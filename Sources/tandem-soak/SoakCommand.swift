@@ -130,7 +130,7 @@ struct SoakCommand: AsyncParsableCommand {
             _ = try await soak.sample()  // throws what is wrong
         }
         let cold = try await soak.settle("cold baseline")
-        say("soak: baseline (no pool, settled): RSS \(mib(cold.rss)), series \(cold.series) (with a pool label \(cold.poolSeries))")
+        say("soak: baseline (no pool, settled): RSS \(mib(cold.rss)) (anon \(mib(cold.anonymous)), file \(mib(cold.file))), series \(cold.series) (with a pool label \(cold.poolSeries))")
 
         let peak = Peak(cold)
         let sampling = Task {
@@ -151,7 +151,7 @@ struct SoakCommand: AsyncParsableCommand {
                     let counts = soak.tally.snapshot
                     let reuses = soak.tally.names.withLock { $0.reuses }
                     say("soak: minute \(minute): created \(counts.created), deleted \(counts.deleted), alive \(counts.created - counts.deleted), "
-                          + "re-used names \(reuses); RSS \(mib(reading.rss)); series \(reading.series) (pool \(reading.poolSeries)); "
+                          + "re-used names \(reuses); RSS \(mib(reading.rss)) (anon \(mib(reading.anonymous)), file \(mib(reading.file))); series \(reading.series) (pool \(reading.poolSeries)); "
                           + "API errors \(counts.apiErrors), scrape failures \(failures)")
                     minute += 1
                 }
@@ -167,7 +167,7 @@ struct SoakCommand: AsyncParsableCommand {
         if warmupCount > 0 {
             try await soak.run(0..<warmupCount, origin: origin)
             warm = try await soak.settle("warm baseline")
-            say("soak: warm baseline (after \(warmupCount) pools, all gone, settled): RSS \(mib(warm.rss)), series \(warm.series) (with a pool label \(warm.poolSeries))")
+            say("soak: warm baseline (after \(warmupCount) pools, all gone, settled): RSS \(mib(warm.rss)) (anon \(mib(warm.anonymous)), file \(mib(warm.file))), series \(warm.series) (with a pool label \(warm.poolSeries))")
             origin = Date()
         }
         let (_, warmLines) = try await soak.sample()
@@ -189,7 +189,7 @@ struct SoakCommand: AsyncParsableCommand {
         say("soak: re-created after a pool with history, checked \(counts.freshChecked) (\(counts.freshTimeouts) not reconciled in time): \(counts.inherited.count) inherited state")
         for line in counts.inherited.prefix(10) { say("soak:   inherited: \(line)") }
         say("soak: API errors retried \(counts.apiErrors)\(counts.lastError.map { " (last: \($0))" } ?? ""); waits for a free name \(counts.nameWaits)")
-        say("soak: RSS: baseline \(mib(cold.rss)), warm baseline \(mib(warm.rss)), peak sampled \(mib(top.rss)) (VmHWM \(mib(highWater))), final \(mib(final.rss)); limit \(mib(soak.tolerance.allowedRSS(warm: warm.rss))) (warm + max(\(rssToleranceMib) MiB, \(rssTolerancePercent) %))")
+        say("soak: RSS: baseline \(mib(cold.rss)), warm baseline \(mib(warm.rss)), peak sampled \(mib(top.rss)) (VmHWM \(mib(highWater))), final \(mib(final.rss)) (anon \(mib(warm.anonymous)) → \(mib(final.anonymous)), file \(mib(warm.file)) → \(mib(final.file)) from the warm baseline); limit \(mib(soak.tolerance.allowedRSS(warm: warm.rss))) (warm + max(\(rssToleranceMib) MiB, \(rssTolerancePercent) %))")
         say("soak: series: baseline \(cold.series), warm baseline \(warm.series), peak \(top.series), final \(final.series) (tolerance \(seriesTolerance)); with a pool label: peak \(top.poolSeries), final \(final.poolSeries)")
         let before = Set(warmLines.map(SeriesCount.identity))
         let added = Set(finalLines.map(SeriesCount.identity)).subtracting(before).sorted()

@@ -139,6 +139,10 @@ enum SeriesCount {
 struct ProcessMemory: Sendable {
     var rss: Int
     var highWater: Int
+    /// The anonymous part of ``rss`` (the heap, stacks) and the file-backed part (the binary's
+    /// pages touched so far: a debug build's code alone is over 100 MiB); 0 when not reported.
+    var anonymous = 0
+    var file = 0
 
     /// Parses the `status` file's text; nil when a field is missing.
     static func parse(_ status: String) -> ProcessMemory? {
@@ -149,7 +153,7 @@ struct ProcessMemory: Sendable {
             return digits.flatMap { Int($0) }.map { $0 * 1024 }
         }
         guard let rss = kilobytes("VmRSS"), let hwm = kilobytes("VmHWM") else { return nil }
-        return ProcessMemory(rss: rss, highWater: hwm)
+        return ProcessMemory(rss: rss, highWater: hwm, anonymous: kilobytes("RssAnon") ?? 0, file: kilobytes("RssFile") ?? 0)
     }
 
     static func read(pid: Int32) -> ProcessMemory? {
@@ -162,6 +166,8 @@ struct ProcessMemory: Sendable {
 struct Sample: Sendable {
     var at: Date
     var rss: Int
+    var anonymous = 0
+    var file = 0
     var series: Int
     var poolSeries: Int
 }
