@@ -33,6 +33,7 @@ final class Tally: Sendable {
         var childrenTimeouts = 0
         var historiesMade = 0
         var historyTimeouts = 0
+        var historyTimeoutSamples: [String] = []
         var freshChecked = 0
         var freshTimeouts = 0
         var inherited: [String] = []
@@ -215,7 +216,16 @@ struct Soak: Sendable {
             tally.hadHistory.withLock { _ = $0.insert(name) }
             tally.update { $0.historiesMade += 1 }
         } else {
-            tally.update { $0.historyTimeouts += 1 }
+            // What the pool says when nothing scaled: the first few are printed.
+            let pool = try? await poolsAPI.getIfExists(name)
+            let active = pool?.status?.conditions?[type: PoolCondition.scalingActive]
+            let why = "\(name): generation \(pool?.metadata.generation ?? 0), observed \(pool?.status?.observedGeneration ?? 0), "
+                + "prefill desired \(pool?.status?.prefill?.desiredReplicas.map(String.init) ?? "-"), "
+                + "ScalingActive \(active.map { "\($0.status.rawValue) \($0.reason): \($0.message)" } ?? "absent")"
+            tally.update {
+                $0.historyTimeouts += 1
+                if $0.historyTimeoutSamples.count < 5 { $0.historyTimeoutSamples.append(why) }
+            }
         }
     }
 

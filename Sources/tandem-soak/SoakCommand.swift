@@ -186,6 +186,7 @@ struct SoakCommand: AsyncParsableCommand {
         say("soak: pools created \(counts.created), deleted \(counts.deleted); names \(nameCount), \(reusedNames) of them re-used, \(reuses) creations under a re-used name; \(counts.longNames) pools with a name over 63 characters")
         say("soak: modes: " + SoakMode.allCases.map { "\($0.rawValue) \(counts.modes[$0] ?? 0)" }.joined(separator: ", "))
         say("soak: children waited for \(counts.childrenWaited) pools (\(counts.childrenTimeouts) timed out); scaling histories made \(counts.historiesMade) (\(counts.historyTimeouts) timed out)")
+        for line in counts.historyTimeoutSamples { say("soak:   no history: \(line)") }
         say("soak: re-created after a pool with history, checked \(counts.freshChecked) (\(counts.freshTimeouts) not reconciled in time): \(counts.inherited.count) inherited state")
         for line in counts.inherited.prefix(10) { say("soak:   inherited: \(line)") }
         say("soak: API errors retried \(counts.apiErrors)\(counts.lastError.map { " (last: \($0))" } ?? ""); waits for a free name \(counts.nameWaits)")
