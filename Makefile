@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CLUSTER ?= dev
 
-.PHONY: help deps build test unit integration e2e bench chaos run down clean
+.PHONY: help deps build test unit integration e2e bench chaos soak run down clean
 
 help:
 	@echo "make run    - install deps, start the local control plane ($(CLUSTER)), print how to use it"
@@ -13,6 +13,7 @@ help:
 	@echo "make down   - stop the local control plane started by make run"
 	@echo "make bench  - the autoscaling benchmark: tandem simulate on a trace and two patterns (release build)"
 	@echo "make chaos  - the hardening tier apart from make test: 100k overflow fuzz cases, the fault suites"
+	@echo "make soak   - 10,000 pools created and deleted over an hour, names re-used: RSS and /metrics back to baseline (SOAK_POOLS, SOAK_MINUTES)"
 
 deps:
 	@bash hack/install-deps.sh
@@ -40,6 +41,13 @@ chaos: deps
 	swift build --build-tests
 	@bash hack/fuzz.sh 20000 1 2 3 4 5
 	@bash hack/test.sh chaos
+
+# The soak (docs/testing.md): its own control plane, a release operator, pools created and deleted
+# for SOAK_MINUTES (default 60); not part of make test.
+soak: deps
+	swift build -c release --product tandem
+	swift build -c release --product tandem-soak
+	@bash hack/soak.sh
 
 run: deps build
 	@bash hack/local-cluster.sh up $(CLUSTER)

@@ -124,7 +124,20 @@ let package = Package(
             name: "tandem-fuzz",
             dependencies: ["KubeCore", "KubeTestSupport", "Rendering", "Sizing", "TandemAPI", "TandemOperator"]
         ),
+        // Issue 14's soak driver (`make soak`, hack/soak.sh): creates and deletes pools against a
+        // running operator and samples its memory and /metrics; not a dependency of `tandem`.
+        .executableTarget(
+            name: "tandem-soak",
+            dependencies: [
+                "KubeCore", "KubeClient", "TandemAPI", "Rendering",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "KubeCoreTests", dependencies: ["KubeCore"]),
+        .testTarget(name: "TandemSoakTests", dependencies: ["tandem-soak", "TandemAPI"]),
         .testTarget(name: "FaultProxyTests", dependencies: ["FaultProxy"]),
         .testTarget(
             name: "KubeClientTests",

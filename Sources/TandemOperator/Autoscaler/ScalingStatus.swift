@@ -137,6 +137,8 @@ extension PoolReconciler {
 /// Every series carries the pool's `namespace` and `pool` labels; the series made for a pool are
 /// noted, so that ``forget(_:)`` removes them all when the pool is deleted (a pool created again
 /// under the same name starts without the old one's series, and deleted pools do not pile up).
+/// They are tied to the pool's UID too: a pool deleted and created again before a worker saw it
+/// gone (the deletion hook then never runs) drops the old one's series at its first record.
 public struct ScalingMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     let made: Made
@@ -144,6 +146,8 @@ public struct ScalingMetrics: Sendable {
     /// The series made per pool, by family and labels.
     final class Made: Sendable {
         struct PoolSeries {
+            /// The UID of the pool the series are of.
+            var uid: String?
             var gauges: [String: Gauge] = [:]
             var counters: [String: Counter] = [:]
         }
@@ -204,6 +208,9 @@ public struct ScalingMetrics: Sendable {
         let namespace = pool.metadata.namespace ?? ""
         let name = pool.metadata.name ?? ""
         let key = ObjectKey(pool)
+        let uid = pool.metadata.uid
+        if made.series.withLock({ $0[key].map { $0.uid != uid } ?? false }) { forget(key) }
+        if !decisions.isEmpty { made.series.withLock { $0[key, default: Made.PoolSeries()].uid = uid } }
         for (tier, decision) in decisions {
             let labels = [("namespace", namespace), ("pool", name), ("tier", tier.rawValue)]
             gauge(Family.desiredReplicas, labels, pool: key).set(to: Double(decision.to))
