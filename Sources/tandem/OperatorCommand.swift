@@ -185,6 +185,8 @@ struct Operator: AsyncParsableCommand {
                     logger.info("serving /metrics\(probe == nil ? ", /healthz, /readyz" : "") on \(scheme)://\(metricsHost):\(bound)")
                 }),
         ]
+        // Freed memory back to the system once a minute (glibc keeps it otherwise: make soak).
+        services.append(.init(service: MemoryTrimmer(logger: logger)))
         if let probe {
             services.append(.init(service: health.probeApplication(host: probe.host, port: probe.port, logger: logger) { bound in
                 logger.info("serving /healthz, /readyz on http://\(probe.host):\(bound)")
