@@ -236,12 +236,17 @@ public final class PoolReconciler: Sendable {
         var action = ReconcileAction.awaitChange
         var scaling: [TierName: TierScaling] = [:]
         var operated: [TierName] = []
+        // When the round decided: its records carry this time, not the reconcile's start (a slow
+        // API server can put seconds between the two, and the history must show the decisions'
+        // true spacing, which the stabilization windows are counted on).
+        var decidedAt: KubeTime?
         if let autoscaler, plan != nil, report.nameConflicts.isEmpty {
             operated = Autoscaler.operatedTiers(pool).filter { observed[$0] != nil }
             if !operated.isEmpty {
                 let podList = pods?.list(namespace: namespace) ?? []
                 switch await autoscaler.round(pool: pool, deployments: observed, pods: podList) {
                 case .decided(let decisions):
+                    decidedAt = KubeTime(Date())
                     scaling = decisions
                     for (tier, decision) in decisions where decision.changed {
                         if let scaled = try await scale(tier: tier, to: decision.to, reason: decision.reason, pool: pool, context: context) {
@@ -293,9 +298,9 @@ public final class PoolReconciler: Sendable {
             autoscaler?.restore(into: &status, pool: pool)
             if !scaling.isEmpty || operated.isEmpty {
                 let refresh = scaling.values.contains { $0.changed } || (autoscaler?.mayRefreshSignals(pool) ?? false)
-                let record = autoscaler?.record(scaling, pool: pool, now: now)
+                let record = autoscaler?.record(scaling, pool: pool, now: decidedAt ?? now)
                 ScalingStatus.apply(scaling, operated: operated, record: record, to: &status, previous: pool.status,
-                                    refreshSignals: refresh, generation: pool.metadata.generation, now: now)
+                                    refreshSignals: refresh, generation: pool.metadata.generation, now: decidedAt ?? now)
                 autoscaler?.remember(status, pool: pool)
             }
         }
