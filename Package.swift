@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "tandem-soak",
             dependencies: [
-                "KubeCore", "KubeClient", "TandemAPI", "Rendering",
+                "KubeCore", "KubeClient", "TandemAPI", "Rendering", "Autoscaling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -28,21 +28,7 @@ public enum ChildComparison {
         guard let cached else { return false }
         guard cached.metadata.annotations?[desiredHashAnnotation] == desired.metadata.annotations?[desiredHashAnnotation]
         else { return false }
-        return try holds(cached, desired)
-    }
-
-    /// Whether `cached` has every field of `desired` with the same value (``contains(_:_:)``),
-    /// the type's `apiVersion` and `kind` aside: the items of a list response carry none (the
-    /// API server leaves them out), so a child an informer listed, rather than saw in a watch
-    /// event, has them empty, and an apply that changes nothing brings no event to fill them.
-    public static func holds<Object: KubernetesObject>(_ cached: Object, _ desired: Object) throws -> Bool {
-        var wanted = try JSONValue(encoding: desired)
-        if case .object(var members) = wanted {
-            members["apiVersion"] = nil
-            members["kind"] = nil
-            wanted = .object(members)
-        }
-        return contains(try JSONValue(encoding: cached), wanted)
+        return contains(try JSONValue(encoding: cached), try JSONValue(encoding: desired))
     }
 
     /// Whether every field of `subset` has the same value in `superset`. Objects may have extra

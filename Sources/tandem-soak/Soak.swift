@@ -1,3 +1,4 @@
+import Autoscaling
 import AsyncHTTPClient
 import Foundation
 import KubeClient
@@ -79,12 +80,12 @@ struct Soak: Sendable {
     let started = Date()
 
     /// A reading of the operator; throws when the process is gone or `/metrics` does not answer.
-    func sample() async throws -> (Sample, [Substring]) {
+    func sample() async throws -> (Sample, [PrometheusText.Sample]) {
         guard let memory = ProcessMemory.read(pid: operatorPID) else {
             throw SoakError("the operator (pid \(operatorPID)) is gone: /proc/\(operatorPID)/status cannot be read; see its log")
         }
         let text = try await scrape()
-        let lines = SeriesCount.samples(text)
+        let lines = try SeriesCount.samples(text)
         return (Sample(at: Date(), rss: memory.rss, anonymous: memory.anonymous, file: memory.file, series: lines.count,
                        poolSeries: SeriesCount.poolLabelled(lines)), lines)
     }
@@ -244,9 +245,9 @@ struct Soak: Sendable {
         for tier in TierName.allCases {
             if let time = pool.status?[tier]?.lastScaleTime { inherited.append("status.\(tier.rawValue).lastScaleTime \(time)") }
         }
-        let lines = SeriesCount.samples(try await scrape())
-        let up = lines.filter { SeriesCount.isSeries($0, namespace: namespace, pool: name, containing: "direction=\"up\"") }
-        if !up.isEmpty { inherited.append("/metrics: \(up[0])") }
+        let samples = try SeriesCount.samples(try await scrape())
+        let up = samples.filter { SeriesCount.isSeries($0, namespace: namespace, pool: name, label: ("direction", "up")) }
+        if let first = up.first { inherited.append("/metrics: \(SeriesCount.identity(first))") }
         if !inherited.isEmpty {
             let gap = predecessorGone.map { String(format: "%.1f s", created.timeIntervalSince($0)) } ?? "?"
             let checked = String(format: "%.1f s", Date().timeIntervalSince(created))

@@ -1,3 +1,4 @@
+import Autoscaling
 import Foundation
 import KubeCore
 import TandemAPI
@@ -108,30 +109,32 @@ func defaultNameCount(pools: Int, minutes: Double, lifetime: Double) -> Int {
     return max(1, min(pools, max(20, 2 * alive + 10)))
 }
 
-/// Counting series in a Prometheus text exposition.
+/// Counting series in the operator's `/metrics`, read by the autoscaler's own exposition parser.
 enum SeriesCount {
-    /// Sample lines (not comments, not blank).
-    static func samples(_ text: String) -> [Substring] {
-        text.split(separator: "\n").filter { line in
-            guard let first = line.first(where: { $0 != " " }) else { return false }
-            return first != "#"
+    /// The samples (one per series); a malformed line is an error of the operator's exposition.
+    static func samples(_ text: String) throws -> [PrometheusText.Sample] {
+        do {
+            return try PrometheusText.parse(text)
+        } catch {
+            throw SoakError("the operator's /metrics does not parse: \(error)")
         }
     }
 
-    /// The series identity of a sample line: name and labels, without the value.
-    static func identity(_ line: Substring) -> Substring {
-        if let close = line.lastIndex(of: "}") { return line[...close] }
-        return line.prefix { $0 != " " }
+    /// The series identity: name and labels (sorted by key), without the value.
+    static func identity(_ sample: PrometheusText.Sample) -> String {
+        guard !sample.labels.isEmpty else { return sample.name }
+        let labels = sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }
+        return sample.name + "{" + labels.joined(separator: ",") + "}"
     }
 
-    /// Sample lines that carry a `pool` label.
-    static func poolLabelled(_ lines: [Substring]) -> Int {
-        lines.filter { $0.contains("pool=\"") }.count
+    /// Samples that carry a `pool` label.
+    static func poolLabelled(_ samples: [PrometheusText.Sample]) -> Int {
+        samples.filter { $0.labels["pool"] != nil }.count
     }
 
-    /// Whether a line is a series of pool `name` in namespace `namespace`, with `extra` in it.
-    static func isSeries(_ line: Substring, namespace: String, pool name: String, containing extra: String) -> Bool {
-        line.contains("pool=\"\(name)\"") && line.contains("namespace=\"\(namespace)\"") && line.contains(extra)
+    /// Whether a sample is a series of pool `name` in namespace `namespace` with `label` set.
+    static func isSeries(_ sample: PrometheusText.Sample, namespace: String, pool name: String, label: (key: String, value: String)) -> Bool {
+        sample.labels["pool"] == name && sample.labels["namespace"] == namespace && sample.labels[label.key] == label.value
     }
 }
 

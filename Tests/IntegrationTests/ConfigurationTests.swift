@@ -127,7 +127,7 @@ struct ConfigurationTests {
 
             // Rotate the file (as the kubelet rotates projected tokens): the same client picks it up.
             try lister.write(toFile: tokenPath, atomically: true, encoding: .utf8)
-            let listed = try await eventually(timeout: .seconds(10), "the rotated token to be used") {
+            let listed = try await eventually("the rotated token to be used") {
                 try? await configMaps.list()
             }
             #expect(listed.items.allSatisfy { $0.metadata.namespace == namespace })

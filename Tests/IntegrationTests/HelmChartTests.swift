@@ -530,7 +530,7 @@ struct HelmChartTests {
 
         // Watches show in the audit log when they end: give the API server a moment.
         let logPath = try #require(cluster.auditLogPath)
-        let audit = try await eventually(timeout: .seconds(10), "the operators' watches in the audit log") { () -> (used: Set<Permission>, denied: [String], requests: Int)? in
+        let audit = try await eventually("the operators' watches in the audit log") { () -> (used: Set<Permission>, denied: [String], requests: Int)? in
             let found = try auditedUse(String(contentsOfFile: logPath, encoding: .utf8), user: user)
             return found.used.contains(Permission(group: "", resource: "nodes", verb: "watch")) ? found : nil
         }

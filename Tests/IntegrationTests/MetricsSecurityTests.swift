@@ -50,7 +50,7 @@ struct MetricsSecurityTests {
             let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: Logger(label: "test")))
             let serving = Task { try await group.run() }
             defer { serving.cancel() }
-            _ = try await eventually(timeout: .seconds(10), "the metrics server to listen") { port.withLock { $0 } > 0 ? true : nil }
+            _ = try await eventually("the metrics server to listen") { port.withLock { $0 } > 0 ? true : nil }
 
             // The scraper trusts exactly that certificate, so its SAN for 127.0.0.1 is checked too.
             var tls = TLSConfiguration.makeClientConfiguration()

@@ -6,17 +6,19 @@ import KubeCore
 import KubeTestSupport
 import Simulation
 import Sizing
+import Synchronization
 import Testing
 
 /// Runs `body` with a node agent serving `nodes` on `cluster` (endpoint pickers with `router`),
 /// then stops the agent (and its servers) and closes the clients, whether `body` returns or throws.
 func withNodeAgent(
     _ cluster: TestCluster, _ nodes: [EmulatedNode], startupDelay: StartupDelay, router: EndpointPickerOptions = EndpointPickerOptions(),
+    launcher: (any ModelServerLauncher)? = nil, addresses: LoopbackAddresses = .shared,
     _ body: (NodeAgent, KubernetesClient, HTTPClient) async throws -> Void
 ) async throws {
     let client = try cluster.adminClient()
-    let agent = NodeAgent(client: client, nodes: nodes, launcher: EmulatorLauncher(client: client, router: router),
-                          startupDelay: startupDelay, maxTerminationGrace: .seconds(1))
+    let agent = NodeAgent(client: client, nodes: nodes, launcher: launcher ?? EmulatorLauncher(client: client, router: router),
+                          startupDelay: startupDelay, maxTerminationGrace: .seconds(1), addresses: addresses)
     let running = Task { try await agent.run() }
     let http = HTTPClient()
     func stop() async {
@@ -50,8 +52,99 @@ func modelServerPodSpec(_ accelerator: Accelerator) throws -> PodSpec {
         terminationGracePeriodSeconds: 5)
 }
 
+/// A container runtime whose start of one pod waits until the test opens the gate, and which
+/// records any start on an address another of its servers still holds.
+final class GatedLauncher: ModelServerLauncher, Sendable {
+    struct State {
+        var gate: CheckedContinuation<Void, Never>?
+        var opened = false
+        var live: Set<String> = []
+        var started: [String: String] = [:]
+        var clashes: [String] = []
+    }
+    struct Handle: ModelServerHandle {
+        let address: String
+        let launcher: GatedLauncher
+        func stop() async { _ = launcher.state.withLock { $0.live.remove(address) } }
+    }
+    let state = Mutex(State())
+    let gated: String
+
+    init(gating pod: String) { gated = pod }
+
+    func start(pod: Pod, node: EmulatedNode, address: String, port: Int) async throws -> any ModelServerHandle {
+        let name = pod.metadata.name ?? ""
+        if name == gated {
+            await withCheckedContinuation { (gate: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.opened { return true }
+                    state.gate = gate
+                    return false
+                }
+                if now { gate.resume() }
+            }
+        }
+        state.withLock { state in
+            if state.live.contains(address) { state.clashes.append("\(name) started on \(address), which a running server holds") }
+            state.live.insert(address)
+            state.started[name] = address
+        }
+        return Handle(address: address, launcher: self)
+    }
+
+    var waiting: Bool { state.withLock { $0.gate != nil } }
+
+    func open() {
+        let gate = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.opened = true
+            defer { state.gate = nil }
+            return state.gate
+        }
+        gate?.resume()
+    }
+}
+
 @Suite("Node agent against a real control plane")
 struct NodeAgentTests {
+    /// A pod deleted while its server is still starting keeps its address until that server is
+    /// stopped: handed to the next pod at once, it was still bound ("Address already in use",
+    /// seen beside stress-ng, and the next pod never served).
+    @Test func aPodDeletedWhileItsServerStartsKeepsItsAddressUntilTheServerStops() async throws {
+        let cluster = try await TestCluster.dedicated("nodeagent")
+        let launcher = GatedLauncher(gating: "first")
+        let nodes = [EmulatedNode.cpu(name: "cpu-address-race")]
+        try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(100)), launcher: launcher,
+                                addresses: LoopbackAddresses(block: 250)) { _, _, _ in
+            try await cluster.withNamespace("race") { admin, namespace in
+                let pods = admin.resources(Pod.self, namespace: namespace)
+                func pod(_ name: String) -> Pod {
+                    Pod(metadata: ObjectMeta(name: name), spec: PodSpec(
+                        containers: [Container(name: "vllm", image: "vllm/vllm-openai:v0.12.0",
+                                               ports: [ContainerPort(name: "metrics", containerPort: 8000)])],
+                        nodeName: "cpu-address-race", terminationGracePeriodSeconds: 5))
+                }
+                _ = try await pods.create(pod("first"))
+                _ = try await eventually("the first pod's server to be starting") { launcher.waiting ? true : nil }
+                _ = try await pods.delete("first")
+                _ = try await eventually("the node agent to finish deleting the first pod") { () -> Bool? in
+                    (try? await pods.get("first")) == nil ? true : nil
+                }
+                _ = try await pods.create(pod("second"))
+                let second = try await eventually("the second pod Running") { () -> String? in
+                    let pod = try await pods.get("second")
+                    return pod.status?.phase == "Running" ? pod.status?.podIP : nil
+                }
+                launcher.open()
+                let first = try await eventually("the first pod's late server started and stopped") { () -> String? in
+                    launcher.state.withLock { state in state.started["first"].flatMap { state.live.contains($0) ? nil : $0 } }
+                }
+                #expect(first != second, "the second pod got the address of a server still starting")
+                let clashes = launcher.state.withLock { $0.clashes }
+                #expect(clashes.isEmpty, "\(clashes)")
+            }
+        }
+    }
+
     @Test func podsOnEmulatedGPUNodesRunServeAndComeBack() async throws {
         // Nodes are cluster-wide state: a cluster of this test's own.
         let cluster = try await TestCluster.dedicated("nodeagent")
@@ -92,7 +185,7 @@ struct NodeAgentTests {
                 let message = pending?.status?.conditions?.first { $0.type == "PodScheduled" }?.message ?? ""
                 #expect(message.contains("Insufficient nvidia.com/gpu"), "\(message)")
                 for address in addresses {
-                    let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/health"), timeout: .seconds(5))
+                    let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/health"), timeout: .seconds(30))
                     #expect(response.status == .ok, "\(address) does not serve")
                 }
 
@@ -106,7 +199,7 @@ struct NodeAgentTests {
                     return serving.count == 16 ? serving.first { pod in !ready.contains { $0.metadata.uid == pod.metadata.uid } } : nil
                 }
                 let address = try #require(replacement.status?.podIP)
-                let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/v1/models"), timeout: .seconds(5))
+                let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/v1/models"), timeout: .seconds(30))
                 #expect(response.status == .ok)
                 let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
                 #expect(body.contains("meta-llama/Llama-3.1-8B-Instruct"))
@@ -134,7 +227,7 @@ struct NodeAgentTests {
                     return byRole.count == 2 ? byRole : nil
                 }
                 func promptTokens(_ address: String) async throws -> Double {
-                    let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/metrics"), timeout: .seconds(5))
+                    let response = try await http.execute(HTTPClientRequest(url: "http://\(address):8000/metrics"), timeout: .seconds(30))
                     let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
                     let line = text.split(separator: "\n").first { $0.hasPrefix("vllm:prompt_tokens_total{") }
                     return Double(line?.split(separator: " ").last ?? "") ?? -1
@@ -183,7 +276,7 @@ struct NodeAgentTests {
                 let answer = String(buffer: try await completion.body.collect(upTo: 1 << 20))
                 #expect(completion.status == .ok, "\(answer)")
                 #expect(answer.contains(#""prompt_tokens":150"#), "\(answer)")
-                let served = try await scrapeMetrics(http, base, timeout: .seconds(5))
+                let served = try await scrapeMetrics(http, base, timeout: .seconds(30))
                 #expect(served.status == 200)
                 #expect(firstSample(served.text, "vllm:prompt_tokens_total{") == 150, "the prompt was computed on decode")
                 #expect(firstSample(served.text, "vllm:request_prompt_tokens_sum{") == 150)
@@ -213,7 +306,7 @@ struct NodeAgentTests {
                         return true
                     }
                 }
-                let models = try await http.execute(HTTPClientRequest(url: base + "/v1/models"), timeout: .seconds(5))
+                let models = try await http.execute(HTTPClientRequest(url: base + "/v1/models"), timeout: .seconds(30))
                 #expect(models.status == .ok, "the OpenAI endpoints keep serving while /metrics hangs")
                 _ = try await models.body.collect(upTo: 1 << 16)
 

@@ -466,13 +466,13 @@ struct PrometheusSourceTests {
                         let targets = pods.map {
                             ScrapeTarget(namespace: namespace, pod: $0.metadata.name ?? "", address: "\($0.status?.podIP ?? ""):8000")
                         }
-                        let readings = try await eventually(timeout: .seconds(20), "Prometheus has both pods' series") { () -> [String: PodReading]? in
+                        let readings = try await eventually("Prometheus has both pods' series") { () -> [String: PodReading]? in
                             let readings = await source.read(targets, modelName: Recording.model)
                             return readings.count == 2 && readings.values.allSatisfy { $0.metrics != nil } ? readings : nil
                         }
                         // No load is sent, so what the pods serve stays put.
                         for target in targets {
-                            let response = try await http.execute(HTTPClientRequest(url: "http://\(target.address)/metrics"), timeout: .seconds(5))
+                            let response = try await http.execute(HTTPClientRequest(url: "http://\(target.address)/metrics"), timeout: .seconds(30))
                             let text = String(buffer: try await response.body.collect(upTo: 4 << 20))
                             let direct = PodMetrics.extract(from: try PrometheusText.parse(text), modelName: Recording.model)
                             #expect(!direct.signals.isEmpty)
@@ -486,12 +486,13 @@ struct PrometheusSourceTests {
                         let missing = await source.read([ScrapeTarget(namespace: namespace, pod: "decode-9", address: "127.0.0.1:1")], modelName: nil)
                         #expect(missing["decode-9"]?.failure?.contains("no series for pod \(namespace)/decode-9") == true)
                     }
-                    // The server is gone: every target fails, naming the URL.
+                    // The server is gone: every target fails, naming the URL (refused, or timed out
+                    // while a loaded machine still holds the stopping process's socket).
                     let base = try #require(stoppedBase)
                     let down = try PrometheusSource(baseURL: base, httpClient: http, allowedHosts: .loopback)
                     let readings = await down.read(names.map { ScrapeTarget(namespace: namespace, pod: $0, address: "") }, modelName: nil)
                     #expect(readings.count == 2)
-                    #expect(readings.values.allSatisfy { $0.failure?.contains("cannot query Prometheus at \(base)/api/v1/query") == true }, "\(readings)")
+                    #expect(readings.values.allSatisfy { $0.failure?.contains("Prometheus at \(base)/api/v1/query") == true }, "\(readings)")
                 }
             }
         } catch {
@@ -559,7 +560,7 @@ struct PrometheusSourceTests {
         let url = base + "/api/v1/query?query=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept-Encoding", value: "identity")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)
         let answer = try KubeJSON.decode(JSONValue.self, from: Data(body.readableBytesView))
         return (answer["data"]?["result"]?.arrayValue ?? []).map { $0["metric"]?["instance"]?.stringValue ?? "" }

@@ -75,11 +75,12 @@ struct RuntimeTests {
             let app = health.application(host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } }
             let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: Logger(label: "test")))
             let serving = Task { try await group.run() }
-            _ = try await eventually(timeout: .seconds(10), "the health server to listen") { port.withLock { $0 } > 0 ? true : nil }
+            _ = try await eventually("the health server to listen") { port.withLock { $0 } > 0 ? true : nil }
             let base = "http://127.0.0.1:\(port.withLock { $0 })"
             let http = HTTPClient()
             func get(_ path: String) async throws -> (Int, String) {
-                let response = try await http.execute(HTTPClientRequest(url: base + path), timeout: .seconds(5))
+                // A bound on a failure: the probes answer at once, a loaded machine late.
+                let response = try await http.execute(HTTPClientRequest(url: base + path), timeout: .seconds(30))
                 let body = try await response.body.collect(upTo: 8 << 20)
                 return (Int(response.status.code), String(buffer: body))
             }
@@ -95,8 +96,8 @@ struct RuntimeTests {
                 #expect(notReady.1.contains("informers"))
                 running.withLock { $0 = Task { try await runtimeGroup.run() } }
 
-                _ = try await eventually(timeout: .seconds(20), "/readyz to answer 200") { try await get("/readyz").0 == 200 ? true : nil }
-                _ = try await eventually(timeout: .seconds(20), "leadership") { elector.isLeader ? true : nil }
+                _ = try await eventually("/readyz to answer 200") { try await get("/readyz").0 == 200 ? true : nil }
+                _ = try await eventually("leadership") { elector.isLeader ? true : nil }
 
                 // Primary → owned copy.
                 _ = try await admin.resources(ConfigMap.self, namespace: namespace).create(
@@ -209,12 +210,13 @@ struct GracefulShutdownTests {
     @Test func runningReconcileFinishesWithinTheGracePeriod() async throws {
         let (finished, took) = try await shutdownDuring(reconcileTime: .seconds(2), grace: .seconds(20))
         #expect(finished, "the running reconcile was cut short")
-        #expect(took < .seconds(10), "shutdown took \(took)")
+        #expect(took < .seconds(20), "shutdown took \(took), past its 20 s grace period")
     }
 
     @Test func reconcilePastTheGracePeriodIsCancelled() async throws {
         let (finished, took) = try await shutdownDuring(reconcileTime: .seconds(60), grace: .seconds(1))
         #expect(!finished)
-        #expect(took < .seconds(10), "shutdown took \(took) with a 1 s grace period")
+        // Far below the reconcile's 60 s: it was cut, not waited for.
+        #expect(took < .seconds(30), "shutdown took \(took) with a 1 s grace period")
     }
 }

@@ -8,7 +8,8 @@ import Testing
 ///
 /// The default deadline is generous on purpose: it only bounds how long a failure takes to
 /// show, and on a shared CI machine (another process on a core, several control planes starting
-/// at once) one reconcile has been seen to take 30 s.
+/// at once) one reconcile has been seen to take 30 s. Pass a shorter one only when the deadline
+/// itself is what a test is about (then say so beside it).
 func eventually<T>(
     timeout: Duration = .seconds(90), _ what: String, _ condition: () async throws -> T?
 ) async throws -> T {

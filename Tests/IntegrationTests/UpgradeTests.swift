@@ -62,14 +62,6 @@ func jsonDifferences(_ old: JSONValue?, _ new: JSONValue?, path: [String] = []) 
     }
 }
 
-/// Whether a Deployment runs its template on every replica, all available (kubectl rollout status).
-func rolledOut(_ deployment: Deployment) -> Bool {
-    let wanted = deployment.spec?.replicas ?? 1
-    let status = deployment.status
-    return (status?.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0)
-        && status?.updatedReplicas ?? 0 == wanted && status?.replicas ?? 0 == wanted && status?.availableReplicas ?? 0 == wanted
-}
-
 @Suite("Upgrading from the previous release", .serialized)
 struct UpgradeTests {
     /// The pool a child belongs to (its controller reference).
@@ -157,7 +149,7 @@ struct UpgradeTests {
                 let deployments = client.resources(Deployment.self, namespace: namespace)
                 let before = try await eventually(timeout: .seconds(120), "the previous release's pods Ready") { () -> [Deployment]? in
                     let items = try await deployments.list().items
-                    return !items.isEmpty && items.allSatisfy(rolledOut) ? items : nil
+                    return !items.isEmpty && items.allSatisfy { RolloutPolicy.isRolledOut($0) } ? items : nil
                 }
                 // Status as the previous operator left it: this generation observed, serving.
                 for name in names {
@@ -185,7 +177,7 @@ struct UpgradeTests {
                 let sampler = Task {
                     while !Task.isCancelled {
                         if let items = try? await deployments.list().items, let listedPools = try? await pools.list().items {
-                            let rolling = Set(items.filter { !rolledOut($0) }.compactMap { Self.owner($0.metadata) })
+                            let rolling = Set(items.filter { !RolloutPolicy.isRolledOut($0) }.compactMap { Self.owner($0.metadata) })
                             let queued = listedPools.filter {
                                 $0.status?.conditions?[type: PoolCondition.progressing]?.reason == RolloutPolicy.queuedReason
                             }.compactMap(\.metadata.name)
@@ -204,7 +196,7 @@ struct UpgradeTests {
                     // Converged: every Deployment rolled out on the new templates, every pool observed.
                     let after = try await eventually(timeout: .seconds(180), "every pool rolled out on the new pod templates") { () -> [Deployment]? in
                         let items = try await deployments.list().items
-                        let done = items.allSatisfy { $0.spec?.template?.spec?.securityContext?.seccompProfile?.type == "RuntimeDefault" && rolledOut($0) }
+                        let done = items.allSatisfy { $0.spec?.template?.spec?.securityContext?.seccompProfile?.type == "RuntimeDefault" && RolloutPolicy.isRolledOut($0) }
                         let observed = try await pools.list().items.allSatisfy { pool in
                             pool.status?.observedGeneration == pool.metadata.generation
                                 && pool.status?.conditions?[type: PoolCondition.progressing]?.reason == "RolledOut"

@@ -106,11 +106,8 @@ struct WatchTests {
                 for index in 1...10 {
                     latest = try await configMaps.patch("c", .merge(["data": ["n": .string(String(index))]]))
                 }
-                let revision = try #require(latest.metadata.resourceVersion)
-                let compacted = try await cluster.run([
-                    "etcdctl", "--endpoints=\(cluster.etcdEndpoint)", "compaction", revision,
-                ])
-                #expect(compacted.status == 0, "etcdctl compaction failed: \(compacted.output)")
+                let revision = try #require(latest.metadata.resourceVersion.flatMap { Int64($0) })
+                try await cluster.compactEtcd(to: revision)
 
                 do {
                     for try await event in configMaps.watch(ListOptions(resourceVersion: oldVersion)) {

@@ -184,9 +184,10 @@ struct TransportTests {
 
     @Test func stalledWatchHitsTheIdleTimeout() async throws {
         let first = Self.events[0]
-        let server = try await ScriptedServer { _, _ in [.head(200), .chunk(first + "\n"), .stall(.seconds(30))] }
-        // 4 s: long enough that a busy machine still delivers the first event before the stall.
-        let client = try client(server) { $0.watchIdleTimeout = .seconds(4) }
+        let server = try await ScriptedServer { _, _ in [.head(200), .chunk(first + "\n"), .stall(.seconds(120))] }
+        // 15 s: long enough that a busy machine still delivers the first event before the stall
+        // (4 s was not, beside a soak and the parallel unit tests).
+        let client = try client(server) { $0.watchIdleTimeout = .seconds(15) }
         var events = 0
         let started = ContinuousClock.now
         do {
@@ -200,7 +201,8 @@ struct TransportTests {
         }
         let waited = ContinuousClock.now - started
         #expect(events == 1)
-        #expect(waited >= .seconds(4) && waited < .seconds(15), "idle timeout after \(waited)")
+        // Before the server's 120 s stall ends: the idle timeout cut the stream, not the server.
+        #expect(waited >= .seconds(15) && waited < .seconds(120), "idle timeout after \(waited)")
         try await client.shutdown()
         await server.close()
     }

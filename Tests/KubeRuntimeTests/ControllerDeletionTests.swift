@@ -26,7 +26,8 @@ import Testing
     }
 
     /// Polls `condition` every 5 ms for up to `limit`.
-    static func wait(_ limit: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
+    /// Polls `condition` until it holds; the deadline bounds how long a failure takes to show.
+    static func wait(_ limit: Duration = .seconds(90), _ condition: () -> Bool) async -> Bool {
         let end = ContinuousClock.now + limit
         while ContinuousClock.now < end {
             if condition() { return true }
@@ -63,7 +64,8 @@ import Testing
         // A present object is reconciled; a key no object has goes to the hook.
         await controller.enqueue(ObjectKey(namespace: "n", name: "present"))
         await controller.enqueue(ObjectKey(namespace: "n", name: "never-there"))
-        #expect(await Self.wait { log.reconciled.withLock { $0 } == ["present"] && log.deleted.withLock { $0 } == ["never-there"] })
+        #expect(await Self.wait { log.reconciled.withLock { $0 } == ["present"] && log.deleted.withLock { $0 } == ["never-there"] },
+                "reconciled \(log.reconciled.withLock { $0 }), deleted \(log.deleted.withLock { $0 })")
 
         // Deleted while its reconcile runs: the hook waits for the reconcile to return.
         await controller.enqueue(ObjectKey(namespace: "n", name: "slow"))

@@ -31,19 +31,6 @@ struct ChildComparisonTests {
         #expect(try ChildComparison.isUpToDate(cached: asServed(wanted), desired: wanted))
     }
 
-    /// A list response's items have no apiVersion and kind: a listed child is still up to date
-    /// (else every reconcile after a restart re-applied every unchanged child).
-    @Test func aListedCopyWithoutTypeMetaNeedsNoWrite() throws {
-        var wanted = try desired()
-        wanted.apiVersion = "apps/v1"
-        wanted.kind = "Deployment"
-        var listed = try asServed(wanted)
-        listed.apiVersion = nil
-        listed.kind = nil
-        #expect(try ChildComparison.isUpToDate(cached: listed, desired: wanted))
-        #expect(try ChildComparison.holds(listed, wanted))
-    }
-
     @Test func missingChildHandEditAndChangedIntentNeedAWrite() throws {
         let wanted = try desired()
         #expect(try !ChildComparison.isUpToDate(cached: nil, desired: wanted))

@@ -39,8 +39,22 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     }
 
     /// Lists one page (or everything, without a limit).
+    ///
+    /// Every item carries `apiVersion` and `kind`: the API server leaves them out of list items,
+    /// and an object read by a list must look the same as one read by a get or a watch.
     public func list(_ options: ListOptions = ListOptions()) async throws -> ObjectList<Object> {
-        try await call(.GET, resource.path(namespace: namespace), query: options.query, verb: "LIST", as: ObjectList<Object>.self)
+        var page = try await call(.GET, resource.path(namespace: namespace), query: options.query, verb: "LIST",
+                                  as: ObjectList<Object>.self)
+        page.items = page.items.map(typed)
+        return page
+    }
+
+    /// `object` with the resource's `apiVersion` and `kind` where it has none.
+    func typed(_ object: Object) -> Object {
+        var object = object
+        if object.apiVersion?.isEmpty ?? true { object.apiVersion = resource.apiVersion }
+        if object.kind?.isEmpty ?? true { object.kind = resource.kind }
+        return object
     }
 
     /// Lists every object, following continue tokens page by page.
@@ -81,6 +95,7 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     /// Lists every object like ``listAll(_:pageSize:)``, but decodes the items one by one: an
     /// item the Swift type cannot decode is skipped and described in the result's
     /// ``DecodedList/undecodable``, so one bad object cannot hide the others.
+    /// Items carry `apiVersion` and `kind`, as ``list(_:)``'s do.
     public func listAllSkippingUndecodable(_ options: ListOptions = ListOptions(), pageSize: Int = 500) async throws
         -> DecodedList<Object>
     {
@@ -106,7 +121,7 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
             }
             for item in page.items {
                 switch item {
-                case .decoded(let object): items.append(object)
+                case .decoded(let object): items.append(typed(object))
                 case .undecodable(var record):
                     if record.apiVersion == nil { record.apiVersion = resource.apiVersion }
                     if record.kind == nil { record.kind = resource.kind }

@@ -217,19 +217,29 @@ public final class NodeAgent: Sendable {
         let server = pod.spec?.containers?.first { $0.name == "vllm" } ?? pod.spec?.containers?.first
         let port = Int(server?.ports?.first { $0.name == "metrics" }?.containerPort ?? server?.ports?.first?.containerPort ?? 8000)
         // Start in the background: loading weights takes a while and must not hold a worker.
+        // The address stays this task's until the handle is attached: a pod released while its
+        // server starts has no handle to stop, so `release` leaves the address to this task,
+        // which returns it once the server it started is stopped (returned earlier, it went to
+        // the next pod while still bound: "Address already in use").
         Task {
+            var attached = false
             do {
-                guard let node = nodes.first(where: { $0.name == pod.spec?.nodeName }) else { return }
+                guard let node = nodes.first(where: { $0.name == pod.spec?.nodeName }) else {
+                    await release(uid: uid)
+                    addresses.give(back: address)
+                    return
+                }
                 let handle = try await launcher.start(pod: pod, node: node, address: address, port: port)
-                let current = running.withLock { table -> Bool in
+                attached = running.withLock { table -> Bool in
                     guard let fault = table[uid]?.fault else { return false }
                     table[uid]?.handle = handle
                     // Under the lock, so that a later annotation change cannot be overtaken.
                     handle.setMetricsFault(fault)
                     return true
                 }
-                guard current else {  // deleted while starting
+                guard attached else {  // deleted while starting
                     await handle.stop()
+                    addresses.give(back: address)
                     return
                 }
                 try await Task.sleep(for: startupDelay.delay(pod))
@@ -240,6 +250,7 @@ public final class NodeAgent: Sendable {
             } catch {
                 logger.error("starting the server of \(namespace)/\(name) failed: \(error)")
                 await release(uid: uid)
+                if !attached { addresses.give(back: address) }
             }
         }
         return .awaitChange
@@ -287,9 +298,11 @@ public final class NodeAgent: Sendable {
             ]]))
     }
 
+    /// Stops a pod's server and returns its address; a pod still starting (no handle yet) is only
+    /// forgotten: its starting task stops what it started and returns the address.
     func release(uid: String, grace: Duration? = nil) async {
-        guard let entry = running.withLock({ $0.removeValue(forKey: uid) }) else { return }
-        if let grace { await entry.handle?.stop(grace: grace) } else { await entry.handle?.stop() }
+        guard let entry = running.withLock({ $0.removeValue(forKey: uid) }), let handle = entry.handle else { return }
+        if let grace { await handle.stop(grace: grace) } else { await handle.stop() }
         addresses.give(back: entry.address)
     }
 }
