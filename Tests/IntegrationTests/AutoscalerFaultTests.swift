@@ -37,7 +37,7 @@ extension AutoscalingScenarioTests {
             }
             // Every stalled pool reports it, naming its pod and the deadline.
             for name in stalled {
-                let unavailable = try await eventually(timeout: .seconds(60), "MetricsUnavailable on \(name)") { () -> Condition? in
+                let unavailable = try await eventually("MetricsUnavailable on \(name)") { () -> Condition? in
                     let found = condition(try await scenario.pool(name), PoolCondition.scalingActive)
                     return found?.reason == "MetricsUnavailable" && found?.message.contains("timed out") == true ? found : nil
                 }
@@ -48,7 +48,7 @@ extension AutoscalingScenarioTests {
             // While they stall, a spec edit to another pool goes through.
             let pools = scenario.client.resources(InferencePool.self, namespace: scenario.namespace)
             _ = try await pools.patch("edited", .merge(["spec": ["prefillConfig": ["replicas": 2]]]))
-            _ = try await eventually(timeout: .seconds(30), "the edit to the fourth pool applied") { () -> Bool? in
+            _ = try await eventually("the edit to the fourth pool applied") { () -> Bool? in
                 try await scenario.replicas("edited", .prefill) == 2 ? true : nil
             }
             // And the stalled pools still report, rather than wedging the workers.
@@ -61,7 +61,7 @@ extension AutoscalingScenarioTests {
                 _ = try await scenario.kubectl(["annotate", "pods", "--overwrite", "-l", Self.selector(name, .decode), "\(MetricsFault.annotation)-"])
             }
             for name in stalled {
-                _ = try await eventually(timeout: .seconds(30), "ScalingActive=True on \(name) once healed") { () -> Bool? in
+                _ = try await eventually("ScalingActive=True on \(name) once healed") { () -> Bool? in
                     condition(try await scenario.pool(name), PoolCondition.scalingActive)?.status == .true ? true : nil
                 }
             }
@@ -78,7 +78,7 @@ extension AutoscalingScenarioTests {
             try await scenario.create(name, prefill: tier(nil, replicas: 1),
                                       decode: tier(AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 2)))
             // Signals in the status come only from pods the autoscaler found and read.
-            let metrics = try await eventually(timeout: .seconds(60), "decode signals of the long-named pool") { () -> TierMetrics? in
+            let metrics = try await eventually("decode signals of the long-named pool") { () -> TierMetrics? in
                 try await scenario.pool(name).status?.decode?.metrics
             }
             #expect(metrics.runningRequests != nil, "\(metrics)")
@@ -102,7 +102,7 @@ extension AutoscalingScenarioTests {
             try await scenario.waitReady(name, .decode, atLeast: 1)
             // Raising the minimum scales decode 1 → 2: one entry in the history.
             _ = try await pools.patch(name, .merge(["spec": ["decodeConfig": ["autoscaling": ["minReplicas": 2]]]]))
-            let history = try await eventually(timeout: .seconds(30), "a scale-up in the history") { () -> [ScalingRecord]? in
+            let history = try await eventually("a scale-up in the history") { () -> [ScalingRecord]? in
                 let history = try await scenario.pool(name).status?.scalingHistory ?? []
                 return history.contains { $0.tier == .decode && $0.to == 2 } ? history : nil
             }
@@ -111,19 +111,19 @@ extension AutoscalingScenarioTests {
 
             // Deleted: its series go (the deletion hook ran).
             _ = try await pools.delete(name)
-            _ = try await eventually(timeout: .seconds(30), "the deleted pool's series gone") { () -> Bool? in
+            _ = try await eventually("the deleted pool's series gone") { () -> Bool? in
                 series().isEmpty ? true : nil
             }
             let deployments = scenario.client.resources(Deployment.self, namespace: scenario.namespace)
             for deployment in try await deployments.list().items { _ = try? await deployments.delete(deployment.metadata.name ?? "") }
-            _ = try await eventually(timeout: .seconds(60), "the old pool's children gone") { () -> Bool? in
+            _ = try await eventually("the old pool's children gone") { () -> Bool? in
                 try await deployments.list().items.isEmpty ? true : nil
             }
 
             // Created again under the same name: no inherited history or counters.
             try await scenario.create(name, prefill: tier(nil, replicas: 1),
                                       decode: tier(AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 2)))
-            _ = try await eventually(timeout: .seconds(60), "the new pool autoscaled") { () -> Bool? in
+            _ = try await eventually("the new pool autoscaled") { () -> Bool? in
                 condition(try await scenario.pool(name), PoolCondition.scalingActive) != nil && !series().isEmpty ? true : nil
             }
             let fresh = try await scenario.pool(name)
@@ -170,7 +170,7 @@ struct StalledScrapeTests {
             // machine one 0.5 s attempt may still time out: attempts go on until one reads).
             emulator.setMetricsFault(.none)
             _ = try? await body.value
-            _ = try await eventually(timeout: .seconds(60), "a scrape to read the healed server") { () -> Bool? in
+            _ = try await eventually("a scrape to read the healed server") { () -> Bool? in
                 if case .metrics? = await scraper.read([target], modelName: nil)["stalled-0"] { return true }
                 return nil
             }

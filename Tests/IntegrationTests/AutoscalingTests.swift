@@ -75,7 +75,7 @@ struct Scenario {
         for deployment in (try? await deployments.list().items) ?? [] { _ = try? await deployments.delete(deployment.metadata.name ?? "") }
         let pods = client.resources(Pod.self, namespace: namespace)
         do {
-            _ = try await eventually(timeout: .seconds(30), "the scenario's pods to be gone") {
+            _ = try await eventually("the scenario's pods to be gone") {
                 try await pods.list().items.isEmpty ? true : nil
             }
         } catch {
@@ -252,7 +252,7 @@ struct AutoscalingScenarioTests {
             let targets = try await scenario.waitReady("kv", .decode, atLeast: 1)
             try await scenario.waitReady("kv", .prefill, atLeast: 1)
             let load = scenario.load(targets, rate: 8, seconds: 10, promptTokens: 64, outputTokens: 1500)
-            _ = try await eventually(timeout: .seconds(40), "decode to scale up on KV cache") { () -> Bool? in
+            _ = try await eventually("decode to scale up on KV cache") { () -> Bool? in
                 try await scenario.replicas("kv", .decode) >= 2 ? true : nil
             }
             #expect(try await scenario.replicas("kv", .prefill) == 1, "prefill moved under decode-heavy load")
@@ -437,7 +437,7 @@ extension AutoscalingScenarioTests {
 
             // Metrics back: the idle tier steps down to its minimum.
             try await fault(nil)
-            _ = try await eventually(timeout: .seconds(30), "decode to step down once metrics are back") { () -> Bool? in
+            _ = try await eventually("decode to step down once metrics are back") { () -> Bool? in
                 try await scenario.replicas("mu", .decode) == 1 ? true : nil
             }
             // The status follows the scale-down within the same reconcile.
@@ -464,7 +464,7 @@ extension AutoscalingScenarioTests {
             let report = try await load.value
             #expect(report.failed == 0, "\(report.summary())")
             // Idle again: back to 0, but only after a whole idle window (5 s).
-            _ = try await eventually(timeout: .seconds(30), "prefill idle at 0") { () -> Bool? in
+            _ = try await eventually("prefill idle at 0") { () -> Bool? in
                 try await scenario.replicas("zero", .prefill) == 0 ? true : nil
             }
             let history = try await eventually("the return to 0 in the history") { () -> [ScalingRecord]? in

@@ -32,7 +32,7 @@ struct ChaosSmokeTests {
             #expect(takeover == follower)
             let tookOver = ContinuousClock.now - holeStart
             // The old leader stops leading at its renew deadline and exits (client-go's OnStoppedLeading).
-            let exited = try? await eventually(timeout: .seconds(60), "the old leader \(leader) to exit") {
+            let exited = try? await eventually("the old leader \(leader) to exit") {
                 setup.fleet.isRunning(leader) ? nil : true
             }
             #expect(exited == true, "the blackholed leader \(leader) still runs a minute after losing its lease")

@@ -347,17 +347,17 @@ struct FaultProxyTests {
             }
             do {
                 let leases = setup.admin.resources(Lease.self, namespace: setup.namespace)
-                _ = try await eventually(timeout: .seconds(60), "one operator to lead") {
+                _ = try await eventually("one operator to lead") {
                     try await leases.getIfExists("tandem-operator")?.spec?.holderIdentity?.isEmpty == false ? true : nil
                 }
-                _ = try await eventually(timeout: .seconds(60), "both operators' requests in the proxy's record") {
+                _ = try await eventually("both operators' requests in the proxy's record") {
                     Set(setup.proxy.records.compactMap(\.identity)).isSuperset(of: ["op-a", "op-b"]) ? true : nil
                 }
                 let pools = setup.admin.resources(InferencePool.self, namespace: setup.namespace)
                 _ = try await pools.create(InferencePool(
                     metadata: ObjectMeta(name: "llama"),
                     spec: InferencePoolSpec(model: "meta-llama/Llama-3.1-8B-Instruct", accelerator: "nvidia-h200")))
-                let report = try await eventually(timeout: .seconds(60), "the invariants to hold for the pool") { () -> InvariantReport? in
+                let report = try await eventually("the invariants to hold for the pool") { () -> InvariantReport? in
                     let report = try await ChildInvariants.check(client: setup.admin, namespace: setup.namespace)
                     return report.holds && report.pools == 1 && report.children > 0 ? report : nil
                 }

@@ -379,7 +379,7 @@ struct HelmChartTests {
         let client = try cluster.adminClient()
         defer { Task { try? await client.shutdown() } }
         for (namespace, replicas) in [("tandem-system", 2), ("tandem-all", 3)] {
-            let pods = try await eventually(timeout: .seconds(60), "\(replicas) unschedulable operator pods in \(namespace)") { () -> [Pod]? in
+            let pods = try await eventually("\(replicas) unschedulable operator pods in \(namespace)") { () -> [Pod]? in
                 let pods = try await client.resources(Pod.self, namespace: namespace).list().items
                 let unschedulable = pods.filter { pod in
                     pod.status?.phase == "Pending"
@@ -400,7 +400,7 @@ struct HelmChartTests {
             #expect(lastLine(can.output) == answer, "can-i \(arguments.joined(separator: " ")): \(can.output)")
         }
         // The aggregation controller adds InferencePools to the built-in roles.
-        _ = try await eventually(timeout: .seconds(30), "view and edit to aggregate InferencePools") { () -> Bool? in
+        _ = try await eventually("view and edit to aggregate InferencePools") { () -> Bool? in
             let view = try await client.resources(ClusterRole.self).get("view").rules ?? []
             let edit = try await client.resources(ClusterRole.self).get("edit").rules ?? []
             let readable = view.contains { $0.resources?.contains("inferencepools") == true && $0.verbs?.contains("list") == true }
@@ -460,7 +460,7 @@ struct HelmChartTests {
                             prefillConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 2)),
                             decodeConfig: TierConfig(autoscaling: AutoscalingSpec(mode: .operator, minReplicas: 1, maxReplicas: 3)),
                             scheduler: SchedulerSpec(enableCacheAwareRouting: true, enableLoadBalancing: true, disaggregationThreshold: 100))))
-                    _ = try await eventually(timeout: .seconds(60), "the pool's GIE InferencePool") {
+                    _ = try await eventually("the pool's GIE InferencePool") {
                         try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists("llama")
                     }
                     _ = try await eventually(timeout: .seconds(90), "the pool to be Ready") {
@@ -469,7 +469,7 @@ struct HelmChartTests {
                     // Autoscaling: a higher floor makes the autoscaler scale decode up.
                     _ = try await pools.patch("llama", .merge(["spec": ["decodeConfig": ["autoscaling": ["minReplicas": 2]]]]))
                     let deployments = client.resources(Deployment.self, namespace: namespace)
-                    _ = try await eventually(timeout: .seconds(60), "decode scaled to 2 and the pool Ready") { () -> Bool? in
+                    _ = try await eventually("decode scaled to 2 and the pool Ready") { () -> Bool? in
                         let decode = try await deployments.get("llama-decode")
                         let pool = try await pools.get("llama")
                         return decode.spec?.replicas == 2 && decode.status?.readyReplicas == 2 && condition(pool, "Ready")?.status == .true
@@ -490,7 +490,7 @@ struct HelmChartTests {
                     }
                     // The scheduler block goes: so does the router, deleted by the operator.
                     _ = try await pools.patch("llama", .merge(["spec": ["scheduler": .null]]))
-                    _ = try await eventually(timeout: .seconds(60), "the router deleted") { () -> Bool? in
+                    _ = try await eventually("the router deleted") { () -> Bool? in
                         let gie = try await client.resources(GatewayInferencePool.self, namespace: namespace).getIfExists("llama")
                         let account = try await client.resources(ServiceAccount.self, namespace: namespace).getIfExists("llama-epp")
                         let picker = try await deployments.getIfExists("llama-epp")

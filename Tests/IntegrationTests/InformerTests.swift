@@ -141,7 +141,7 @@ struct InformerTests {
                 try await cluster.compactEtcd(to: try #require(latest.metadata.resourceVersion.flatMap { Int64($0) }))
                 // (No write to the informer's namespace until then: its live watch would move it
                 // past the compaction.)
-                _ = try await eventually(timeout: .seconds(30), "a re-list after 410 Gone") {
+                _ = try await eventually("a re-list after 410 Gone") {
                     informer.listCount > listsBefore ? true : nil
                 }
                 _ = try await configMaps.create(ConfigMap(metadata: ObjectMeta(name: "after-compaction")))

@@ -132,7 +132,7 @@ struct LeaderElectionTests {
         defer { sampler.cancel() }
 
         let runA = Task { try await a.run { try? await Task.sleep(for: .seconds(3600)) } }
-        _ = try await eventually(timeout: .seconds(30), "a to lead") { a.isLeader ? true : nil }
+        _ = try await eventually("a to lead") { a.isLeader ? true : nil }
         let runB = Task { try await b.run { try? await Task.sleep(for: .seconds(3600)) } }
         defer { runB.cancel() }
 
@@ -158,7 +158,7 @@ struct LeaderElectionTests {
             }
         }
         defer { worker.cancel() }
-        let ready = try await eventually(timeout: .seconds(60), "accepted writes while leading (or a's term lost before the cut)") { () -> Bool? in
+        let ready = try await eventually("accepted writes while leading (or a's term lost before the cut)") { () -> Bool? in
             if log.withLock({ $0.filter { $0.outcome == "accepted" }.count }) >= 5 { return true }
             return a.isLeader ? nil : false
         }
@@ -190,7 +190,7 @@ struct LeaderElectionTests {
         // i.e. at least lease duration − renew deadline after a's term ended.
         // Waits for the sampler's record, not for b.isLeader: on a busy machine the sampler may
         // not have run between b's acquisition and this check.
-        let since = try await eventually(timeout: .seconds(30), "b to take over") { bLeadsSince.withLock { $0 } }
+        let since = try await eventually("b to take over") { bLeadsSince.withLock { $0 } }
         print("leader election: term ended → follower leads after \(since - termEnd) (margin ≥ \(timing.leaseDuration - timing.renewDeadline))")
         #expect(since - termEnd >= timing.leaseDuration - timing.renewDeadline, "b led \(since - termEnd) after a's term ended")
         runB.cancel()

@@ -151,7 +151,7 @@ struct NodeAgentTests {
         let accelerator = try #require(AcceleratorCatalog.builtIn.accelerator(named: "nvidia-a100-80gb"))
         let nodes = (0..<2).map { EmulatedNode(name: "a100-\($0)", accelerator: accelerator, devices: 8) }
         try await withNodeAgent(cluster, nodes, startupDelay: .fixed(.milliseconds(300))) { _, client, http in
-            _ = try await eventually(timeout: .seconds(60), "both nodes Ready and schedulable") { () -> Bool? in
+            _ = try await eventually("both nodes Ready and schedulable") { () -> Bool? in
                 let listed = try await client.resources(Node.self).list().items.filter { $0.metadata.name?.hasPrefix("a100-") == true }
                 let ready = listed.filter { node in
                     node.status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true
@@ -192,7 +192,7 @@ struct NodeAgentTests {
                 // A deleted pod: its server stops, the object goes, a replacement runs and serves.
                 let victim = ready[0]
                 try await pods.delete(victim.metadata.name ?? "")
-                let replacement = try await eventually(timeout: .seconds(60), "a replacement pod serving") { () -> Pod? in
+                let replacement = try await eventually("a replacement pod serving") { () -> Pod? in
                     let all = try await pods.list(ListOptions(labelSelector: "app=gpu")).items
                     guard !all.contains(where: { $0.metadata.uid == victim.metadata.uid }) else { return nil }
                     let serving = all.filter { $0.status?.phase == "Running" }
@@ -219,7 +219,7 @@ struct NodeAgentTests {
                         Pod(metadata: ObjectMeta(name: "p-\(role)", labels: labels), spec: try modelServerPodSpec(h100)))
                 }
                 let pods = admin.resources(Pod.self, namespace: namespace)
-                let addresses = try await eventually(timeout: .seconds(60), "both pods serving") { () -> [String: String]? in
+                let addresses = try await eventually("both pods serving") { () -> [String: String]? in
                     let listed = try await pods.list().items.filter { $0.status?.phase == "Running" }
                     let byRole = Dictionary(uniqueKeysWithValues: listed.compactMap { pod in
                         pod.status?.podIP.map { (pod.metadata.labels?["llm-d.ai/role"] ?? "", $0) }
@@ -259,7 +259,7 @@ struct NodeAgentTests {
                 let pods = admin.resources(Pod.self, namespace: namespace)
                 let labels = ["inference.x-k8s.io/pool": "solo", "inference.x-k8s.io/role": "decode", "llm-d.ai/role": "decode"]
                 _ = try await pods.create(Pod(metadata: ObjectMeta(name: "solo-decode", labels: labels), spec: try modelServerPodSpec(h200)))
-                let address = try await eventually(timeout: .seconds(60), "the decode pod serving") { () -> String? in
+                let address = try await eventually("the decode pod serving") { () -> String? in
                     let pod = try await pods.get("solo-decode")
                     return pod.status?.phase == "Running" ? pod.status?.podIP : nil
                 }
@@ -290,7 +290,7 @@ struct NodeAgentTests {
                 }
                 let started = ContinuousClock.now
                 try await annotate("garbage")
-                let garbage = try await eventually(timeout: .seconds(60), "/metrics to turn to garbage") { () -> MetricsScrape? in
+                let garbage = try await eventually("/metrics to turn to garbage") { () -> MetricsScrape? in
                     let scraped = try await scrapeMetrics(http, base, timeout: .seconds(2))
                     return scraped.text.contains("vllm:") ? nil : scraped
                 }
@@ -298,7 +298,7 @@ struct NodeAgentTests {
                 #expect(garbage.text.contains("<html>"))
 
                 try await annotate("hang")
-                _ = try await eventually(timeout: .seconds(60), "/metrics to hang past a 1 s timeout") { () -> Bool? in
+                _ = try await eventually("/metrics to hang past a 1 s timeout") { () -> Bool? in
                     do {
                         _ = try await scrapeMetrics(http, base, timeout: .seconds(1))
                         return nil  // still answering
@@ -311,7 +311,7 @@ struct NodeAgentTests {
                 _ = try await models.body.collect(upTo: 1 << 16)
 
                 try await annotate(nil)
-                let healed = try await eventually(timeout: .seconds(60), "/metrics to answer normally again") { () -> MetricsScrape? in
+                let healed = try await eventually("/metrics to answer normally again") { () -> MetricsScrape? in
                     let scraped = try await scrapeMetrics(http, base, timeout: .seconds(2))
                     return scraped.status == 200 && scraped.text.contains("vllm:num_requests_running{") ? scraped : nil
                 }

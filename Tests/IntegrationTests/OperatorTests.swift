@@ -204,7 +204,7 @@ struct OperatorTests {
 
             // Deleting a pool: the real garbage collector removes its children.
             try await client.resources(InferencePool.self, namespace: namespace).delete("llama-8b")
-            _ = try await eventually(timeout: .seconds(60), "garbage collection") {
+            _ = try await eventually("garbage collection") {
                 let leftDeployments = try await deployments.list(ListOptions(labelSelector: "inference.x-k8s.io/pool=llama-8b")).items
                 let leftServices = try await services.list(ListOptions(labelSelector: "inference.x-k8s.io/pool=llama-8b")).items
                 return leftDeployments.isEmpty && leftServices.isEmpty ? true : nil
@@ -297,7 +297,7 @@ struct OperatorProcessTests {
 
             let leases = client.resources(Lease.self, namespace: namespace)
             do {
-                _ = try await eventually(timeout: .seconds(30), "the operator to lead") {
+                _ = try await eventually("the operator to lead") {
                     try await leases.getIfExists("tandem-operator")?.spec?.holderIdentity?.isEmpty == false ? true : nil
                 }
             } catch {

@@ -117,7 +117,7 @@ struct PodSecurityAdmissionTests {
     /// Waits until `account` exists with its token secret: before that the ServiceAccount admission
     /// plugin of 1.20 refuses pods that mount its token, which would show as a FailedCreate too.
     static func waitForAccount(_ account: String, _ client: KubernetesClient, _ namespace: String) async throws {
-        _ = try await eventually(timeout: .seconds(60), "ServiceAccount \(account) and its token secret") { () -> Bool? in
+        _ = try await eventually("ServiceAccount \(account) and its token secret") { () -> Bool? in
             let found = try await client.resources(ServiceAccount.self, namespace: namespace).getIfExists(account)
             return (found?.secrets?.isEmpty ?? true) ? nil : true
         }

@@ -136,13 +136,13 @@ struct PoisonPillTests {
         defer { Task { try? await client.shutdown() } }
         let running = try Operator(cluster, namespace: namespace)
         do {
-            _ = try await eventually(timeout: .seconds(60), "the operator to be ready") {
+            _ = try await eventually("the operator to be ready") {
                 running.health.failingChecks().isEmpty ? true : nil
             }
             // Each poison pool: a Warning Event naming the field, on the pool itself.
             let events = client.resources(Event.self, namespace: namespace)
             for pill in Self.poison {
-                let event = try await eventually(timeout: .seconds(60), "the UndecodableSpec event on \(pill.name)") {
+                let event = try await eventually("the UndecodableSpec event on \(pill.name)") {
                     try await events.list().items.first {
                         $0.reason == "UndecodableSpec" && $0.regarding?.name == pill.name
                     }
@@ -160,11 +160,11 @@ struct PoisonPillTests {
                 metadata: ObjectMeta(name: "healthy"),
                 spec: InferencePoolSpec(model: "meta-llama/Llama-3.1-8B-Instruct", accelerator: "nvidia-h200",
                                         decodeConfig: TierConfig(replicas: 1))))
-            _ = try await eventually(timeout: .seconds(60), "the healthy pool's decode Deployment") {
+            _ = try await eventually("the healthy pool's decode Deployment") {
                 try await deployments.getIfExists("healthy-decode")?.spec?.replicas == 1 ? true : nil
             }
             _ = try await pools.patch("healthy", .merge(["spec": ["decodeConfig": ["replicas": 2]]]))
-            _ = try await eventually(timeout: .seconds(60), "the edit to be reconciled") {
+            _ = try await eventually("the edit to be reconciled") {
                 try await deployments.getIfExists("healthy-decode")?.spec?.replicas == 2 ? true : nil
             }
             #expect(running.health.failingChecks().isEmpty)
@@ -178,7 +178,7 @@ struct PoisonPillTests {
         // reconciles an edit.
         let restarted = try Operator(cluster, namespace: namespace)
         do {
-            _ = try await eventually(timeout: .seconds(60), "the restarted operator to be ready") {
+            _ = try await eventually("the restarted operator to be ready") {
                 restarted.health.failingChecks().isEmpty ? true : nil
             }
             _ = try await eventually("tandem_undecodable_objects to count the 3 poison pools after the restart") {
@@ -187,7 +187,7 @@ struct PoisonPillTests {
             let pools = client.resources(InferencePool.self, namespace: namespace)
             let deployments = client.resources(Deployment.self, namespace: namespace)
             _ = try await pools.patch("healthy", .merge(["spec": ["decodeConfig": ["replicas": 3]]]))
-            _ = try await eventually(timeout: .seconds(60), "the edit after the restart to be reconciled") {
+            _ = try await eventually("the edit after the restart to be reconciled") {
                 try await deployments.getIfExists("healthy-decode")?.spec?.replicas == 3 ? true : nil
             }
         } catch {

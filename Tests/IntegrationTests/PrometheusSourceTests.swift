@@ -449,7 +449,7 @@ struct PrometheusSourceTests {
                         _ = try await admin.resources(Pod.self, namespace: namespace).create(
                             Pod(metadata: ObjectMeta(name: name, labels: ["llm-d.ai/role": "decode"]), spec: spec))
                     }
-                    let pods = try await eventually(timeout: .seconds(30), "both pods Running with an IP") { () -> [Pod]? in
+                    let pods = try await eventually("both pods Running with an IP") { () -> [Pod]? in
                         let listed = try await admin.resources(Pod.self, namespace: namespace).list().items
                             .filter { $0.status?.phase == "Running" && $0.status?.podIP != nil }
                         return listed.count == names.count ? listed : nil

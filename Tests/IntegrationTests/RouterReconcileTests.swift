@@ -73,7 +73,7 @@ struct RouterReconcileTests {
             // 2. The test installs GIE's CRD: the pool's GIE InferencePool appears, no restart.
             try await installCRD(cluster, file: GatewayCRD.file, name: GatewayCRD.name)
             let gateway = client.resources(GatewayInferencePool.self, namespace: namespace)
-            let gie = try await eventually(timeout: .seconds(60), "the GIE InferencePool") { try await gateway.getIfExists("chat") }
+            let gie = try await eventually("the GIE InferencePool") { try await gateway.getIfExists("chat") }
             #expect(owned(gie))
             #expect(gie.spec?.selector.matchLabels == [PoolLabels.pool: "chat"])
             #expect(gie.spec?.targetPorts.map(\.number) == [8000])
@@ -127,7 +127,7 @@ struct RouterReconcileTests {
 
             // 5. Without the scheduler block: the router goes, decode serves vLLM on 8000 again.
             _ = try await pools.patch("chat", .merge(["spec": ["scheduler": .null]]))
-            _ = try await eventually(timeout: .seconds(30), "the router removed") { () -> Bool? in
+            _ = try await eventually("the router removed") { () -> Bool? in
                 var present: [String] = []
                 if try await gateway.getIfExists("chat") != nil { present.append("InferencePool") }
                 if try await deployments.getIfExists("chat-epp") != nil { present.append("Deployment") }

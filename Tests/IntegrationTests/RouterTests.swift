@@ -77,13 +77,13 @@ struct RoutedPool {
                 .filter { $0.status?.isReady == true && $0.metadata.deletionTimestamp == nil }
                 .compactMap(\.status?.podIP).sorted()
         }
-        return try await eventually(timeout: .seconds(60), "pool \(fixture.pool) routed by its endpoint picker") { () -> RoutedPool? in
+        return try await eventually("pool \(fixture.pool) routed by its endpoint picker") { () -> RoutedPool? in
             guard let picker = try await ready("\(EndpointPickerPod.poolLabel)=\(fixture.pool)").first else { return nil }
             let prefill = try await ready("inference.x-k8s.io/pool=\(fixture.pool),inference.x-k8s.io/role=prefill")
             let decode = try await ready("inference.x-k8s.io/pool=\(fixture.pool),inference.x-k8s.io/role=decode")
             guard prefill.count == Int(fixture.prefillReplicas), decode.count == Int(fixture.decodeReplicas) else { return nil }
             let metrics = "http://\(picker):9090"
-            let text = try await scrapeMetrics(http, metrics, timeout: .seconds(2)).text
+            let text = try await scrapeMetrics(http, metrics, timeout: .seconds(30)).text
             let seen = (firstSample(text, #"tandem_epp_ready_endpoints{pool="\#(fixture.pool)",role="prefill"}"#),
                         firstSample(text, #"tandem_epp_ready_endpoints{pool="\#(fixture.pool)",role="decode"}"#))
             guard seen == (Double(prefill.count), Double(decode.count)) else { return nil }

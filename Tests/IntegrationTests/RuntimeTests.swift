@@ -146,7 +146,7 @@ struct RuntimeTests {
 
                 // Deleting the owner: the real kube-controller-manager garbage-collects the copy.
                 try await configMaps.delete("app", options: DeleteOptions(propagationPolicy: .background))
-                _ = try await eventually(timeout: .seconds(60), "garbage collection of the copy") {
+                _ = try await eventually("garbage collection of the copy") {
                     try await configMaps.getIfExists("app-copy") == nil ? true : nil
                 }
 

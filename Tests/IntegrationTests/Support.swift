@@ -116,7 +116,7 @@ final class OperatorProcess: @unchecked Sendable {
     /// SIGTERM, then waits for the exit; returns the exit status.
     func stop() async throws -> Int32 {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        _ = try await eventually(timeout: .seconds(45), "operator pid \(process.processIdentifier) to exit") { process.isRunning ? nil : true }
+        _ = try await eventually("operator pid \(process.processIdentifier) to exit") { process.isRunning ? nil : true }
         return process.terminationStatus
     }
 
