@@ -205,7 +205,7 @@ struct AutoscalingScenarioTests {
                 guard pool.status?.scalingHistory?.first(where: { $0.tier == .prefill })?.to == 1 else { return nil }
                 return condition(pool, PoolCondition.scalingActive)?.status == .true ? pool : nil
             }
-            let history = (pool.status?.scalingHistory ?? []).reversed()  // oldest first
+            let history = Array((pool.status?.scalingHistory ?? []).reversed())  // oldest first
             let prefill = history.filter { $0.tier == .prefill }
             let downs = prefill.filter { $0.to < $0.from }
             #expect(!downs.isEmpty, "no scale-down recorded: \(history)")
@@ -217,9 +217,11 @@ struct AutoscalingScenarioTests {
                 let gap = later.time.date.timeIntervalSince(earlier.time.date)
                 #expect(gap >= 2, "scale-downs \(gap) s apart, the period is 3 s: \(earlier) then \(later)")
             }
-            // Each scale-down waits out the window after the scale-up before it (times are whole seconds).
-            for down in downs {
-                guard let up = prefill.last(where: { $0.to > $0.from && $0.time.date <= down.time.date }) else { continue }
+            // Each scale-down waits out the window after the scale-up before it. The scale-up is
+            // found by its place in the history, not by its time: times are whole seconds, and a
+            // scale-up that came after a scale-down in the same second is not the one before it.
+            for (index, down) in prefill.enumerated() where down.to < down.from {
+                guard let up = prefill[..<index].last(where: { $0.to > $0.from }) else { continue }
                 let waited = down.time.date.timeIntervalSince(up.time.date)
                 #expect(waited >= 4, "scaled down \(waited) s after a scale-up; the window is 5 s: \(up) then \(down)")
             }
