@@ -104,7 +104,7 @@ extension EmulatorTests {
         let answer = try await complete(http, base, words: 150, tag: "solo", maxTokens: 3)
         #expect(answer.contains(#""completion_tokens":3"#), "\(answer)")
         #expect(lookups.load(ordering: .relaxed) == 1, "the decode server looked for a prefill peer")
-        let metrics = try await scrapeMetrics(http, base, timeout: .seconds(30))
+        let metrics = try await scrapeMetrics(http, base)
         #expect(firstSample(metrics.text, "vllm:prompt_tokens_total{") == 150)
         #expect(firstSample(metrics.text, #"vllm:request_prompt_tokens_bucket{engine="0",le="200.0""#) == 1)
         #expect(firstSample(metrics.text, #"vllm:request_prompt_tokens_bucket{engine="0",le="100.0""#) == 0)
@@ -125,8 +125,8 @@ extension EmulatorTests {
         let http = HTTPClient()
         _ = try await complete(http, "http://127.1.0.83:\(decode.port)", words: 300, tag: "pd", maxTokens: 4)
         _ = try await complete(http, "http://127.1.0.83:\(decode.port)", words: 20, tag: "short", maxTokens: 4)
-        let onPrefill = try await scrapeMetrics(http, "http://127.1.0.82:\(prefill.port)", timeout: .seconds(30))
-        let onDecode = try await scrapeMetrics(http, "http://127.1.0.83:\(decode.port)", timeout: .seconds(30))
+        let onPrefill = try await scrapeMetrics(http, "http://127.1.0.82:\(prefill.port)")
+        let onDecode = try await scrapeMetrics(http, "http://127.1.0.83:\(decode.port)")
         #expect(firstSample(onPrefill.text, "vllm:request_prompt_tokens_count{") == 1)
         #expect(firstSample(onPrefill.text, "vllm:request_prompt_tokens_sum{") == 300)
         #expect(firstSample(onPrefill.text, "vllm:request_generation_tokens_sum{") == 1)
@@ -144,12 +144,12 @@ extension EmulatorTests {
         let http = HTTPClient()
 
         emulator.setMetricsFault(.garbage)
-        let garbage = try await scrapeMetrics(http, base, timeout: .seconds(30))
+        let garbage = try await scrapeMetrics(http, base)
         #expect(garbage.status == 200)
         #expect(!garbage.text.contains("vllm:") && garbage.text.contains("<html>"))
 
         emulator.setMetricsFault(.error)
-        #expect(try await scrapeMetrics(http, base, timeout: .seconds(30)).status == 500)
+        #expect(try await scrapeMetrics(http, base).status == 500)
 
         emulator.setMetricsFault(.hang)
         await #expect(throws: HTTPClientError.self) { try await scrapeMetrics(http, base, timeout: .seconds(1)) }
@@ -157,7 +157,7 @@ extension EmulatorTests {
         #expect(try await http.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(30)).status == .ok)
 
         // A scrape waiting when the fault clears gets the metrics.
-        let waiting = Task { try await scrapeMetrics(http, base, timeout: .seconds(30)) }
+        let waiting = Task { try await scrapeMetrics(http, base) }
         _ = try await eventually("a held scrape") { emulator.heldMetricsRequests >= 1 ? true : nil }
         emulator.setMetricsFault(.none)
         let released = try await waiting.value
@@ -166,7 +166,7 @@ extension EmulatorTests {
 
         // Stopping while scrapes are held: they are answered and stop() returns promptly.
         emulator.setMetricsFault(.hang)
-        let held = (0..<3).map { _ in Task { try await scrapeMetrics(http, base, timeout: .seconds(30)) } }
+        let held = (0..<3).map { _ in Task { try await scrapeMetrics(http, base) } }
         _ = try await eventually("three held scrapes") { emulator.heldMetricsRequests == 3 ? true : nil }
         let stopping = ContinuousClock.now
         await emulator.stop()

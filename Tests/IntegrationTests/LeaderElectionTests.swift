@@ -39,7 +39,7 @@ struct LeaderElectionTests {
             // Liveness: b takes over. The deadline bounds a failure (client-go's bound on an idle
             // machine is lease duration + 2 × retry period × (1 + jitter 1.2) ≈ 23.8 s; beside a
             // busy core the API calls on the way took 25 s): the figure is printed, not asserted.
-            _ = try await eventually(timeout: .seconds(90), "b to take over") { b.isLeader ? true : nil }
+            _ = try await eventually("b to take over") { b.isLeader ? true : nil }
             let takeover = ContinuousClock.now - stoppedAt
             print("leader election: takeover after an unreleased stop took \(takeover) (client-go's idle bound ≈ 23.8 s)")
             // (No lower bound: a's last renewal may precede the stop under load. Safety is the

@@ -276,7 +276,7 @@ struct NodeAgentTests {
                 let answer = String(buffer: try await completion.body.collect(upTo: 1 << 20))
                 #expect(completion.status == .ok, "\(answer)")
                 #expect(answer.contains(#""prompt_tokens":150"#), "\(answer)")
-                let served = try await scrapeMetrics(http, base, timeout: .seconds(30))
+                let served = try await scrapeMetrics(http, base)
                 #expect(served.status == 200)
                 #expect(firstSample(served.text, "vllm:prompt_tokens_total{") == 150, "the prompt was computed on decode")
                 #expect(firstSample(served.text, "vllm:request_prompt_tokens_sum{") == 150)
@@ -331,7 +331,9 @@ struct MetricsScrape {
 }
 
 /// GETs `base/metrics` within `timeout` (throws `HTTPClientError.deadlineExceeded` past it).
-func scrapeMetrics(_ http: HTTPClient, _ base: String, timeout: TimeAmount) async throws -> MetricsScrape {
+/// Reads `base/metrics`. The default deadline bounds a failure of a scrape that should answer (a
+/// loaded machine answers late); pass a short one only where the timeout is the subject.
+func scrapeMetrics(_ http: HTTPClient, _ base: String, timeout: TimeAmount = .seconds(30)) async throws -> MetricsScrape {
     let response = try await http.execute(HTTPClientRequest(url: base + "/metrics"), timeout: timeout)
     let body = try await response.body.collect(upTo: 1 << 20)
     return MetricsScrape(status: response.status.code, text: String(decoding: body.readableBytesView, as: UTF8.self))

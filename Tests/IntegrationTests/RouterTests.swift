@@ -83,7 +83,7 @@ struct RoutedPool {
             let decode = try await ready("inference.x-k8s.io/pool=\(fixture.pool),inference.x-k8s.io/role=decode")
             guard prefill.count == Int(fixture.prefillReplicas), decode.count == Int(fixture.decodeReplicas) else { return nil }
             let metrics = "http://\(picker):9090"
-            let text = try await scrapeMetrics(http, metrics, timeout: .seconds(30)).text
+            let text = try await scrapeMetrics(http, metrics).text
             let seen = (firstSample(text, #"tandem_epp_ready_endpoints{pool="\#(fixture.pool)",role="prefill"}"#),
                         firstSample(text, #"tandem_epp_ready_endpoints{pool="\#(fixture.pool)",role="decode"}"#))
             guard seen == (Double(prefill.count), Double(decode.count)) else { return nil }
@@ -95,18 +95,18 @@ struct RoutedPool {
     func prefillCounters(_ http: HTTPClient, _ name: String = "vllm:prompt_tokens_total{") async throws -> [String: Double] {
         var values: [String: Double] = [:]
         for address in prefill {
-            values[address] = firstSample(try await scrapeMetrics(http, "http://\(address):8000", timeout: .seconds(30)).text, name)
+            values[address] = firstSample(try await scrapeMetrics(http, "http://\(address):8000").text, name)
         }
         return values
     }
 
     /// A counter of the (first) decode pod, read through its routing sidecar.
     func decodeCounter(_ http: HTTPClient, _ name: String) async throws -> Double {
-        firstSample(try await scrapeMetrics(http, "http://\(decode[0]):8000", timeout: .seconds(30)).text, name)
+        firstSample(try await scrapeMetrics(http, "http://\(decode[0]):8000").text, name)
     }
 
     func decisions(_ http: HTTPClient, _ decision: String) async throws -> Double {
-        let text = try await scrapeMetrics(http, metrics, timeout: .seconds(30)).text
+        let text = try await scrapeMetrics(http, metrics).text
         return firstSample(text, #"tandem_epp_requests_total{decision="\#(decision)""#)
     }
 }
@@ -135,10 +135,10 @@ struct RouterTests {
             let answer = try await completion(http, front, prompt: wordPrompt(150, "p"), maxTokens: 3,
                                               headers: [("x-prefiller-host-port", "127.1.0.90:8000")])
             #expect(answer.status == 200 && answer.body.contains(#""completion_tokens":3"#), "\(answer.body)")
-            let onPrefill = try await scrapeMetrics(http, "http://127.1.0.90:8000", timeout: .seconds(30)).text
+            let onPrefill = try await scrapeMetrics(http, "http://127.1.0.90:8000").text
             #expect(firstSample(onPrefill, Self.prompt) == 150)
             #expect(firstSample(onPrefill, Self.computed) == 150)
-            var onDecode = try await scrapeMetrics(http, front, timeout: .seconds(30)).text
+            var onDecode = try await scrapeMetrics(http, front).text
             #expect(firstSample(onDecode, Self.prompt) == 150, "vLLM 0.12 counts the whole prompt on decode too")
             #expect(firstSample(onDecode, Self.computed) == 1, "decode pulled the KV and computed only the last token")
 
@@ -147,9 +147,9 @@ struct RouterTests {
             #expect(streamed.status == 200)
             #expect(streamed.body.components(separatedBy: #""text":" tok""#).count - 1 == 3, "4 tokens streamed: \(streamed.body)")
             #expect(streamed.body.hasSuffix("data: [DONE]\n\n"))
-            onDecode = try await scrapeMetrics(http, front, timeout: .seconds(30)).text
+            onDecode = try await scrapeMetrics(http, front).text
             #expect(firstSample(onDecode, Self.computed) == 151)
-            #expect(firstSample(try await scrapeMetrics(http, "http://127.1.0.90:8000", timeout: .seconds(30)).text, Self.prompt) == 150)
+            #expect(firstSample(try await scrapeMetrics(http, "http://127.1.0.90:8000").text, Self.prompt) == 150)
 
             // A peer off loopback is refused, not dialled.
             let refused = try await completion(http, front, prompt: wordPrompt(150, "r"), headers: [("x-prefiller-host-port", "10.0.0.1:8000")])

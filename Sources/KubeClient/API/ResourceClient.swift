@@ -306,9 +306,7 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     }
 
     private func encode(_ object: Object) throws -> [UInt8] {
-        var object = object
-        if object.apiVersion?.isEmpty ?? true { object.apiVersion = resource.apiVersion }
-        if object.kind?.isEmpty ?? true { object.kind = resource.kind }
+        var object = typed(object)
         if resource.namespaced, object.metadata.namespace == nil { object.metadata.namespace = namespace }
         return Array(try KubeJSON.encode(object))
     }
