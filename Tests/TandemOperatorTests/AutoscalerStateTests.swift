@@ -159,6 +159,18 @@ struct AutoscalerStateTests {
         #expect(metrics.text.contains("tandem_scaling_decisions_total{namespace=\"ns\",pool=\"gone\",tier=\"decode\",direction=\"up\"} 1\n"), "\(metrics.text)")
     }
 
+    /// Every snapshot of every pool reads the sampler's listener. A bare closure in a `Mutex`
+    /// gained a thunk pair per read (swiftlang/swift#91348): the heap grew with every snapshot
+    /// in `make soak`, and 200,000 reads overflowed the stack of a debug build.
+    @Test func readingTheListenerTwoHundredThousandTimesLeavesItAsItWas() async {
+        let sampler = MetricsSampler(source: FakeSource(), interval: .seconds(1), idleLimit: .seconds(30))
+        let calls = Atomic<Int>(0)
+        sampler.setListener { _ in calls.add(1, ordering: .relaxed) }
+        for _ in 0..<200_000 { #expect(sampler.currentListener() != nil) }
+        await sampler.currentListener()?.notify(ObjectKey(namespace: "ns", name: "pool"))
+        #expect(calls.load(ordering: .relaxed) == 1)
+    }
+
     @Test func theOverallDeadlineCutsAnOperationThatNeverEnds() async {
         let started = ContinuousClock.now
         await #expect(throws: OverallDeadline.Exceeded.self) {
