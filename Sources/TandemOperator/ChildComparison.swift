@@ -28,7 +28,13 @@ public enum ChildComparison {
         guard let cached else { return false }
         guard cached.metadata.annotations?[desiredHashAnnotation] == desired.metadata.annotations?[desiredHashAnnotation]
         else { return false }
-        return contains(try JSONValue(encoding: cached), try JSONValue(encoding: desired))
+        return try holds(cached, desired)
+    }
+
+    /// Whether `live` has every field of `desired` with the same value (``contains(_:_:)`` on
+    /// their JSON).
+    public static func holds<Value: Encodable>(_ live: Value, _ desired: Value) throws -> Bool {
+        contains(try JSONValue(encoding: live), try JSONValue(encoding: desired))
     }
 
     /// Whether every field of `subset` has the same value in `superset`. Objects may have extra

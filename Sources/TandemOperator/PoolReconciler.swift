@@ -182,7 +182,7 @@ public final class PoolReconciler: Sendable {
                     let current: Deployment?
                     if case .wait? = gate, let cached, retemplated.contains(deployment.metadata.name ?? "") {
                         let held = RolloutPolicy.holding(deployment, live: cached)
-                        if ChildComparison.contains(try JSONValue(encoding: cached), try JSONValue(encoding: held)) {
+                        if try ChildComparison.holds(cached, held) {
                             current = cached  // only the template differs: nothing to write yet
                         } else {
                             current = try await applyChild(held, cached: cached, pool: pool, report: &report, context: context)

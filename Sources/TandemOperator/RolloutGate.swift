@@ -93,7 +93,7 @@ public enum RolloutPolicy {
     public static func changesTemplate(live: Deployment, desired: Deployment) throws -> Bool {
         guard let wanted = desired.spec?.template else { return false }
         guard let current = live.spec?.template else { return true }
-        return !ChildComparison.contains(try JSONValue(encoding: current), try JSONValue(encoding: wanted))
+        return try !ChildComparison.holds(current, wanted)
     }
 
     /// `desired` with the live pod template: what a pool waiting for the gate applies, so its
